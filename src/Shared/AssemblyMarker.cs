@@ -1,0 +1,1 @@
+namespace TalkingFace; internal static class AssemblyMarker;
