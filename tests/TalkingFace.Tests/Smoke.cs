@@ -1,1 +1,0 @@
-public class SmokeTests { [Fact] public void Works() => Assert.True(true); }
