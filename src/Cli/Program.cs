@@ -1,1 +1,13 @@
-Console.WriteLine("x");
+using System.CommandLine;
+using TalkingFace.Cli.Commands;
+
+// talkingface: run a job on the embedded pipeline (talk), or work with a running gateway.
+var root = new RootCommand("TalkingFace: face-synthesis jobs from the command line")
+{
+    TalkCommand.Create(),
+    RemoteCommands.Submit(),
+    RemoteCommands.Status(),
+    RemoteCommands.Watch(),
+    RemoteCommands.Cancel(),
+};
+return await root.Parse(args).InvokeAsync();

@@ -1,1 +1,18 @@
-var app = WebApplication.CreateBuilder(args).Build(); app.Run();
+using TalkingFace.Messaging;
+using TalkingFace.Storage;
+using TalkingFace.Telemetry;
+using TalkingFace.Workers;
+using TalkingFace.Workers.Audio;
+
+// The audio worker: consumes audio.{deviceClass}, writes artifacts to the store, reports to the gateway.
+var builder = WebApplication.CreateBuilder(args);
+if (builder.Configuration["urls"] is null) builder.WebHost.UseUrls("http://127.0.0.1:5101"); // /metrics and /health/*
+builder.AddTalkingFaceTelemetry("talkingface-worker-audio");
+builder.AddArtifactStore();
+builder.AddWorkerDefaults();
+builder.AddAudioStage();
+builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration));
+
+var app = builder.Build();
+app.MapOperationalEndpoints();
+app.Run();

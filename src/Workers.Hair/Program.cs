@@ -1,1 +1,18 @@
-var app = WebApplication.CreateBuilder(args).Build(); app.Run();
+using TalkingFace.Messaging;
+using TalkingFace.Storage;
+using TalkingFace.Telemetry;
+using TalkingFace.Workers;
+using TalkingFace.Workers.Hair;
+
+// The hair worker: consumes hair.{deviceClass}, writes artifacts to the store, reports to the gateway.
+var builder = WebApplication.CreateBuilder(args);
+if (builder.Configuration["urls"] is null) builder.WebHost.UseUrls("http://127.0.0.1:5103"); // /metrics and /health/*
+builder.AddTalkingFaceTelemetry("talkingface-worker-hair");
+builder.AddArtifactStore();
+builder.AddWorkerDefaults();
+builder.AddHairStage();
+builder.AddTalkingFaceBus(bus => bus.AddHairStageConsumer(builder.Configuration));
+
+var app = builder.Build();
+app.MapOperationalEndpoints();
+app.Run();

@@ -1,0 +1,48 @@
+using System.CommandLine;
+
+namespace TalkingFace.Cli.Commands;
+
+/// <summary>Options several commands share.</summary>
+public static class CommonOptions
+{
+    public static Option<Uri> Server() => new("--server", "-s")
+    {
+        Description = "Gateway URL, e.g. http://127.0.0.1:5000 (or set TALKINGFACE_SERVER)",
+        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("TALKINGFACE_SERVER") ?? "http://127.0.0.1:5000"),
+    };
+
+    public static Option<bool> Json() => new("--json") { Description = "Print JSON instead of text" };
+
+    public static Argument<Guid> JobId() => new("job-id") { Description = "The job's id" };
+
+    public static Option<string> FeatureModel() => new("--feature-model")
+    {
+        Description = "hubert-large | hubert-base | fast-hubert | fast-hubert-int8",
+        DefaultValueFactory = _ => "hubert-large",
+    };
+
+    public static Option<int> Seed() => new("--seed") { Description = "Seed of the motion model's latent noise", DefaultValueFactory = _ => 0 };
+
+    public static Option<double> Temperature() => new("--temperature") { Description = "Scale of the latent noise", DefaultValueFactory = _ => 0.2 };
+
+    public static Dictionary<string, string?> TalkingFaceForm(ParseResult r, Option<string> featureModel, Option<int> seed, Option<double> temperature) => new()
+    {
+        ["featureModel"] = r.GetValue(featureModel),
+        ["seed"] = r.GetValue(seed).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["temperature"] = r.GetValue(temperature).ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Runs a command body, turning gateway and file errors into a message and exit code 1.</summary>
+    public static async Task<int> Guard(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (Exception e) when (e is GatewayException or HttpRequestException or IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync("error: " + e.Message);
+            return 1;
+        }
+    }
+}

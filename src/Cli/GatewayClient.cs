@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TalkingFace.Gateway.Jobs;
+
+namespace TalkingFace.Cli;
+
+/// <summary>The gateway's HTTP API as the CLI uses it; the same code talks to a remote gateway and to the in-process standalone one.</summary>
+public sealed class GatewayClient(HttpClient http) : IDisposable
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public Uri BaseAddress => http.BaseAddress!;
+
+    public static GatewayClient For(Uri server) => new(new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(10) });
+
+    public async Task<JobView> SubmitTalkingFaceAsync(FileInfo audio, IReadOnlyDictionary<string, string?> options, string? idempotencyKey, CancellationToken ct)
+    {
+        using var form = new MultipartFormDataContent();
+        var file = new StreamContent(audio.OpenRead());
+        file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        form.Add(file, "audio", audio.Name);
+        foreach (var (name, value) in options)
+        {
+            if (!string.IsNullOrWhiteSpace(value)) form.Add(new StringContent(value), name);
+        }
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/jobs/talking-face") { Content = form };
+        if (idempotencyKey is not null) request.Headers.Add(JobEndpoints.IdempotencyHeader, idempotencyKey);
+        using var response = await http.SendAsync(request, ct);
+        return await ReadAsync<JobView>(response, ct);
+    }
+
+    public async Task<JobView> GetJobAsync(Guid id, CancellationToken ct)
+    {
+        using var response = await http.GetAsync($"/api/jobs/{id}", ct);
+        return await ReadAsync<JobView>(response, ct);
+    }
+
+    public async Task<JobView> CancelAsync(Guid id, CancellationToken ct)
+    {
+        using var response = await http.PostAsync($"/api/jobs/{id}/cancel", null, ct);
+        return await ReadAsync<JobView>(response, ct);
+    }
+
+    /// <summary>Polls until the job is finished, calling <paramref name="onChange"/> whenever what it shows changes.</summary>
+    public async Task<JobView> WaitAsync(Guid id, Action<JobView> onChange, TimeSpan pollInterval, CancellationToken ct)
+    {
+        string? last = null;
+        while (true)
+        {
+            var job = await GetJobAsync(id, ct);
+            var summary = string.Join("|", job.Stages.Select(s => $"{s.Name}:{s.State}:{s.Attempt}:{s.CurrentStep}:{s.Progress:0.00}")) + job.State;
+            if (summary != last)
+            {
+                onChange(job);
+                last = summary;
+            }
+            if (job.State is "succeeded" or "failed" or "cancelled") return job;
+            await Task.Delay(pollInterval, ct);
+        }
+    }
+
+    /// <summary>Downloads one artifact; follows the presigned redirect when the store gives one.</summary>
+    public async Task DownloadAsync(ArtifactView artifact, string path, CancellationToken ct)
+    {
+        using var response = await http.GetAsync(artifact.Url, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (!response.IsSuccessStatusCode) throw await ErrorAsync(response, ct);
+        await using var target = File.Create(path);
+        await response.Content.CopyToAsync(target, ct);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (!response.IsSuccessStatusCode) throw await ErrorAsync(response, ct);
+        return await response.Content.ReadFromJsonAsync<T>(Json, ct) ?? throw new GatewayException(response.StatusCode, "empty answer from the gateway");
+    }
+
+    private static async Task<GatewayException> ErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var body = await response.Content.ReadAsStringAsync(ct);
+        try
+        {
+            using var problem = JsonDocument.Parse(body);
+            var root = problem.RootElement;
+            var text = root.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String ? detail.GetString()
+                : root.TryGetProperty("title", out var title) ? title.GetString() : body;
+            if (root.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Object)
+                text += " " + string.Join("; ", errors.EnumerateObject().Select(e => $"{e.Name}: {string.Join(" ", e.Value.EnumerateArray().Select(v => v.GetString()))}"));
+            return new GatewayException(response.StatusCode, text ?? body);
+        }
+        catch (JsonException)
+        {
+            return new GatewayException(response.StatusCode, body.Length > 0 ? body : response.ReasonPhrase ?? "error");
+        }
+    }
+
+    public void Dispose() => http.Dispose();
+}
+
+public sealed class GatewayException(HttpStatusCode status, string message) : Exception($"{(int)status} {message}")
+{
+    public HttpStatusCode Status { get; } = status;
+}

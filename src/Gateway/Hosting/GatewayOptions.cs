@@ -1,0 +1,18 @@
+namespace TalkingFace.Gateway.Hosting;
+
+public enum HostingMode { Standalone, Distributed }
+
+/// <summary>Bound from the <c>Gateway</c> configuration section.</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "Gateway";
+
+    /// <summary>Standalone (default): this process also hosts every worker, on the in-memory bus, a local database file and a local folder store.</summary>
+    public HostingMode Mode { get; set; } = HostingMode.Standalone;
+
+    /// <summary>Largest request body accepted on submit; bigger uploads get 413.</summary>
+    public long MaxUploadBytes { get; set; } = 200L * 1024 * 1024;
+
+    /// <summary>Most files in one batch.</summary>
+    public int MaxBatchItems { get; set; } = 1000;
+}

@@ -1,0 +1,34 @@
+using TalkingFace.Media;
+using TalkingFace.Workers.Audio.Conversion;
+
+namespace TalkingFace.Gateway.Jobs;
+
+/// <summary>Checks an uploaded WAV by its bytes before a job is accepted, so a broken file is a 400 now rather than a failed job later.</summary>
+internal static class AudioProbe
+{
+    /// <summary>Files up to this size are decoded whole at submit; larger ones have their header checked.</summary>
+    private const long FullDecodeLimit = 64L * 1024 * 1024;
+
+    public static async Task<string?> CheckAsync(IFormFile file, CancellationToken ct)
+    {
+        if (SubmitForm.Sniff(file) != MediaKind.Wav) return null; // other formats are decoded by the worker through ffmpeg
+        try
+        {
+            await using var stream = file.OpenReadStream();
+            if (file.Length <= FullDecodeLimit)
+            {
+                await WavReader.ReadAsync(stream, cancellationToken: ct);
+            }
+            else
+            {
+                var header = await WavReader.ReadHeaderAsync(stream, ct);
+                if (header.DeclaredFrameCount == 0) return $"'{file.FileName}' holds no samples.";
+            }
+            return null;
+        }
+        catch (AudioFormatException e)
+        {
+            return $"'{file.FileName}': {e.Message}";
+        }
+    }
+}

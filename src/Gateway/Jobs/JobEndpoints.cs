@@ -1,0 +1,193 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using TalkingFace.Contracts;
+using TalkingFace.Gateway.Hosting;
+using TalkingFace.Gateway.Persistence;
+using TalkingFace.Gateway.Pipeline;
+using TalkingFace.Media;
+using TalkingFace.Storage;
+
+namespace TalkingFace.Gateway.Jobs;
+
+public static class JobEndpoints
+{
+    public const string IdempotencyHeader = "Idempotency-Key";
+
+    public static IEndpointRouteBuilder MapJobs(this IEndpointRouteBuilder app)
+    {
+        var jobs = app.MapGroup("/api/jobs").WithTags("Jobs");
+
+        jobs.MapPost("/talking-face", SubmitTalkingFace)
+            .WithSummary("Submit a talking-face job: multipart field 'audio' plus options")
+            .WithDescription("Form fields: audio (file, required), featureModel (hubert-large | hubert-base | fast-hubert | fast-hubert-int8), " +
+                             "deviceClass (cpu | rtx | jetson | apple | auto), priority (0-9), seed (int), temperature (0-2). Header Idempotency-Key is honoured.")
+            .DisableAntiforgery();
+        jobs.MapPost("/hair", SubmitHair)
+            .WithSummary("Submit a hair job: multipart 'face' image, 'shape' and/or 'color' reference images, mode")
+            .DisableAntiforgery();
+        jobs.MapGet("/{id:guid}", GetJob).WithSummary("A job with its stages, timings and artifacts");
+        jobs.MapGet("/", ListJobs).WithSummary("Jobs, newest first, filtered by state, kind or batch, paged");
+        jobs.MapGet("/{id:guid}/artifacts/{name}", DownloadArtifact)
+            .WithSummary("Download an artifact: a redirect to a short-lived presigned URL, or the bytes (?redirect=false or local store)");
+        jobs.MapPost("/{id:guid}/cancel", CancelJob).WithSummary("Cancel a job that has not finished");
+        return app;
+    }
+
+    internal static (TalkingFaceOptions Options, string DeviceClass, int Priority) ReadTalkingFaceOptions(SubmitForm form, PipelineOptions pipeline)
+    {
+        var featureModel = form.Choice("featureModel", TalkingFaceOptions.FeatureModels, "hubert-large");
+        var deviceClass = form.Choice("deviceClass", [.. pipeline.DeviceClasses, DeviceClasses.Auto], DeviceClasses.Auto);
+        var priority = form.Integer("priority", 0, 0, 9);
+        var seed = form.Integer("seed", 0, 0, int.MaxValue);
+        var temperature = form.Number("temperature", 0.2, 0, 2);
+        return (new TalkingFaceOptions(featureModel, TalkingFaceOptions.DefaultMotionModel, seed, temperature), deviceClass, priority);
+    }
+
+    private static async Task<IResult> SubmitTalkingFace(HttpRequest request, JobSubmitter submitter,
+        IOptions<GatewayOptions> gateway, IOptions<PipelineOptions> pipeline, CancellationToken ct)
+    {
+        var (form, problem) = await SubmitForm.ReadAsync(request, gateway.Value.MaxUploadBytes, ct);
+        if (problem is not null) return problem;
+        var audio = form!.File("audio", k => k.IsAudio(), "an audio file");
+        if (audio is null && form.Form.Files.GetFile("audio") is { Length: > 0 } wrong && !SubmitForm.Sniff(wrong).IsAudio())
+            return Problems.Status(StatusCodes.Status415UnsupportedMediaType, "Not an audio file",
+                $"'{wrong.FileName}' is {DescribeKind(SubmitForm.Sniff(wrong))}, not audio. Send WAV, FLAC, MP3, OGG, M4A or WebM audio.");
+        var (options, deviceClass, priority) = ReadTalkingFaceOptions(form, pipeline.Value);
+        if (form.HasErrors) return form.ValidationProblem();
+        if (await AudioProbe.CheckAsync(audio!, ct) is { } invalid) return Problems.Status(StatusCodes.Status400BadRequest, "The audio cannot be used", invalid);
+
+        var draft = new JobDraft(JobKinds.TalkingFace, deviceClass, priority, JobOptionsJson.Write(options),
+            [Input(ArtifactNames.InputAudio, audio!)], IdempotencyKey(request));
+        return await SubmitAsync(submitter, draft, ct);
+    }
+
+    private static async Task<IResult> SubmitHair(HttpRequest request, JobSubmitter submitter,
+        IOptions<GatewayOptions> gateway, IOptions<PipelineOptions> pipeline, CancellationToken ct)
+    {
+        var (form, problem) = await SubmitForm.ReadAsync(request, gateway.Value.MaxUploadBytes, ct);
+        if (problem is not null) return problem;
+        var face = form!.File("face", k => k.IsImage(), "a photo (JPEG, PNG or WebP)");
+        var mode = form.Choice("mode", HairOptions.Modes, "both");
+        var shapeId = form.Text("shapeId", 100);
+        var colorId = form.Text("colorId", 100);
+        var shape = form.File("shape", k => k.IsImage(), "a reference photo", required: false);
+        var color = form.File("color", k => k.IsImage(), "a reference photo", required: false);
+        var deviceClass = form.Choice("deviceClass", [.. pipeline.Value.DeviceClasses, DeviceClasses.Auto], DeviceClasses.Auto);
+        var priority = form.Integer("priority", 0, 0, 9);
+        foreach (var (id, field) in new[] { (shapeId, "shapeId"), (colorId, "colorId") })
+        {
+            if (id is not null) form.Error(field, $"gallery item '{id}' does not exist: the gallery is empty in this version; upload a reference image instead.");
+        }
+        if (mode is "shape" or "both" && shape is null && shapeId is null && !form.Form.Files.GetFiles("shape").Any())
+            form.Error("shape", $"mode '{mode}' needs a shape reference image.");
+        if (mode is "color" or "both" && color is null && colorId is null && !form.Form.Files.GetFiles("color").Any())
+            form.Error("color", $"mode '{mode}' needs a color reference image.");
+        if (form.HasErrors) return form.ValidationProblem();
+
+        List<JobInput> inputs = [Input(ArtifactNames.InputFace, face!)];
+        if (shape is not null && mode is "shape" or "both") inputs.Add(Input(ArtifactNames.InputShape, shape));
+        if (color is not null && mode is "color" or "both") inputs.Add(Input(ArtifactNames.InputColor, color));
+        var draft = new JobDraft(JobKinds.Hair, deviceClass, priority, JobOptionsJson.Write(new HairOptions(mode, shapeId, colorId)),
+            inputs, IdempotencyKey(request));
+        return await SubmitAsync(submitter, draft, ct);
+    }
+
+    internal static JobInput Input(string artifactName, IFormFile file) =>
+        new(artifactName, Path.GetFileName(file.FileName), SubmitForm.Sniff(file).ContentType(), file.OpenReadStream);
+
+    internal static string? IdempotencyKey(HttpRequest request)
+    {
+        var key = request.Headers[IdempotencyHeader].ToString().Trim();
+        return key.Length == 0 ? null : key.Length > 200 ? key[..200] : key;
+    }
+
+    private static async Task<IResult> SubmitAsync(JobSubmitter submitter, JobDraft draft, CancellationToken ct)
+    {
+        try
+        {
+            var submission = await submitter.SubmitAsync(draft, ct);
+            var view = submission.Job.ToView();
+            return submission.AlreadyExisted
+                ? TypedResults.Ok(view)
+                : TypedResults.Accepted($"/api/jobs/{view.Id}", view);
+        }
+        catch (IdempotencyConflictException e)
+        {
+            return Problems.Status(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused", e.Message + "; use a new key for a new job.");
+        }
+    }
+
+    private static async Task<IResult> GetJob(Guid id, JobsDbContext db, CancellationToken ct)
+    {
+        var job = await db.Jobs.AsNoTracking().Include(j => j.Stages).Include(j => j.Artifacts).FirstOrDefaultAsync(j => j.Id == id, ct);
+        return job is null ? Problems.NotFound($"There is no job {id}.") : TypedResults.Ok(job.ToView());
+    }
+
+    private static async Task<IResult> ListJobs(JobsDbContext db, string? state, string? kind, Guid? batchId, int? page, int? pageSize, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        JobState? stateFilter = null;
+        if (state is not null)
+        {
+            if (Enum.TryParse<JobState>(state, ignoreCase: true, out var s) && !int.TryParse(state, out _)) stateFilter = s;
+            else errors["state"] = [$"'{state}' is not one of: {string.Join(", ", Enum.GetNames<JobState>().Select(n => n.ToLowerInvariant()))}."];
+        }
+        if (kind is not null && kind is not (JobKinds.TalkingFace or JobKinds.Hair))
+            errors["kind"] = [$"'{kind}' is not one of: {JobKinds.TalkingFace}, {JobKinds.Hair}."];
+        var p = page ?? 1;
+        var size = pageSize ?? 20;
+        if (p < 1) errors["page"] = ["must be 1 or more."];
+        if (size is < 1 or > 200) errors["pageSize"] = ["must be from 1 to 200."];
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The job filter is not valid");
+
+        var query = db.Jobs.AsNoTracking();
+        if (stateFilter is { } st) query = query.Where(j => j.State == st);
+        if (kind is not null) query = query.Where(j => j.Kind == kind);
+        if (batchId is { } b) query = query.Where(j => j.BatchId == b);
+        var total = await query.CountAsync(ct);
+        var items = await query.OrderByDescending(j => j.CreatedAt).ThenBy(j => j.Id).Skip((p - 1) * size).Take(size)
+            .Include(j => j.Stages).Include(j => j.Artifacts).AsSplitQuery().ToListAsync(ct);
+        return TypedResults.Ok(new JobPage<JobView>([.. items.Select(j => j.ToView())], p, size, total));
+    }
+
+    private static async Task<IResult> DownloadArtifact(Guid id, string name, bool? redirect, JobsDbContext db, IArtifactStore store,
+        IOptions<StorageOptions> storage, CancellationToken ct)
+    {
+        var artifact = await db.Artifacts.AsNoTracking().FirstOrDefaultAsync(a => a.JobId == id && a.Name == name, ct);
+        if (artifact is null) return Problems.NotFound($"Job {id} has no artifact '{name}'.");
+        if (redirect != false && await store.GetDownloadUrlAsync(artifact.Key, storage.Value.DownloadUrlLifetime, ct) is { } url)
+            return TypedResults.Redirect(url.ToString());
+        try
+        {
+            var stream = await store.OpenReadAsync(artifact.Key, ct);
+            return TypedResults.Stream(stream, artifact.ContentType, artifact.Name);
+        }
+        catch (ArtifactNotFoundException)
+        {
+            return Problems.Status(StatusCodes.Status410Gone, "Artifact gone", $"The artifact '{name}' of job {id} is recorded but no longer in the store.");
+        }
+    }
+
+    private static async Task<IResult> CancelJob(Guid id, JobsDbContext db, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var job = await db.Jobs.Include(j => j.Stages).Include(j => j.Artifacts).FirstOrDefaultAsync(j => j.Id == id, ct);
+            if (job is null) return Problems.NotFound($"There is no job {id}.");
+            if (job.IsTerminal)
+                return Problems.Status(StatusCodes.Status409Conflict, "Job already finished", $"Job {id} is {job.State.ToString().ToLowerInvariant()}; only unfinished jobs can be cancelled.");
+            JobStateMachine.Cancel(job, "cancelled by request", DateTimeOffset.UtcNow);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                return TypedResults.Ok(job.ToView());
+            }
+            catch (DbUpdateConcurrencyException) when (attempt < 5)
+            {
+                db.ChangeTracker.Clear(); // a worker event changed the job meanwhile; look again
+            }
+        }
+    }
+
+    private static string DescribeKind(MediaKind kind) => kind == MediaKind.Unknown ? "of an unknown format" : kind.Describe();
+}

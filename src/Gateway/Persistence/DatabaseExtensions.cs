@@ -1,0 +1,64 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.Extensions.Options;
+
+namespace TalkingFace.Gateway.Persistence;
+
+public static class DatabaseExtensions
+{
+    /// <summary>Registers <see cref="JobsDbContext"/> on the configured provider and migrates it at start.</summary>
+    public static IHostApplicationBuilder AddJobsDatabase(this IHostApplicationBuilder builder)
+    {
+        var section = builder.Configuration.GetSection(DatabaseOptions.Section);
+        builder.Services.AddOptions<DatabaseOptions>().Bind(section);
+        var options = section.Get<DatabaseOptions>() ?? new DatabaseOptions();
+
+        if (options.Provider == DatabaseProvider.Postgres)
+        {
+            builder.Services.AddDbContext<JobsDbContext, PostgresJobsDbContext>(db =>
+                db.UseNpgsql(options.ConnectionString, npgsql => npgsql.UseQuerySplittingBehavior(QuerySplittingBehavior.SingleQuery)));
+        }
+        else
+        {
+            var sqlite = new SqliteConnectionStringBuilder(options.ConnectionString);
+            var folder = Path.GetDirectoryName(Path.GetFullPath(sqlite.DataSource));
+            if (folder is not null) Directory.CreateDirectory(folder);
+            builder.Services.AddDbContext<JobsDbContext, SqliteJobsDbContext>(db => db.UseSqlite(options.ConnectionString, sqlite => sqlite.UseQuerySplittingBehavior(QuerySplittingBehavior.SingleQuery)));
+        }
+
+        builder.Services.AddHostedService<DatabaseMigrator>();
+        builder.Services.AddHealthChecks().AddDbContextCheck<JobsDbContext>("database", tags: ["ready"]);
+        return builder;
+    }
+}
+
+/// <summary>Applies pending migrations before the gateway takes requests.</summary>
+internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<DatabaseOptions> options, ILogger<DatabaseMigrator> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken ct)
+    {
+        if (!options.Value.MigrateOnStart) return;
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<JobsDbContext>();
+        var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
+        if (pending.Count > 0) logger.LogInformation("Applying {Count} migration(s): {Names}", pending.Count, string.Join(", ", pending));
+        await db.Database.MigrateAsync(ct);
+        if (db.Database.IsSqlite()) await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+    }
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}
+
+/// <summary>Lets <c>dotnet ef migrations add X --context PostgresJobsDbContext</c> build the model without a server.</summary>
+public sealed class PostgresDesignTimeFactory : IDesignTimeDbContextFactory<PostgresJobsDbContext>
+{
+    public PostgresJobsDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<PostgresJobsDbContext>().UseNpgsql("Host=localhost;Database=talkingface").Options);
+}
+
+public sealed class SqliteDesignTimeFactory : IDesignTimeDbContextFactory<SqliteJobsDbContext>
+{
+    public SqliteJobsDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<SqliteJobsDbContext>().UseSqlite("Data Source=design.db").Options);
+}

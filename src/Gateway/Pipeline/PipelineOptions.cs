@@ -1,0 +1,39 @@
+using TalkingFace.Contracts;
+
+namespace TalkingFace.Gateway.Pipeline;
+
+/// <summary>Bound from the <c>Pipeline</c> configuration section: how jobs are dispatched, retried and timed out.</summary>
+public sealed class PipelineOptions
+{
+    public const string Section = "Pipeline";
+
+    /// <summary>Device classes jobs may ask for (besides <c>auto</c>).</summary>
+    public string[] DeviceClasses { get; set; } = [.. Contracts.DeviceClasses.Defaults];
+
+    /// <summary>Where <c>auto</c> goes until fleet-aware dispatch picks per job.</summary>
+    public string DefaultDeviceClass { get; set; } = Contracts.DeviceClasses.Cpu;
+
+    /// <summary>Attempts per stage (the first included) before the job fails.</summary>
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>Wait before attempt 2, 3, ...; the last value repeats. Kept in the database: no broker plugin needed.</summary>
+    public TimeSpan[] RetryBackoff { get; set; } = [TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30)];
+
+    /// <summary>A queued stage that no worker started within this time is re-sent or, out of attempts, failed.</summary>
+    public TimeSpan QueueDeadline { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>A running stage whose worker has not reported for this long is presumed dead.</summary>
+    public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>No stage attempt may run longer than this.</summary>
+    public TimeSpan RunDeadline { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How often the sweeper looks for due, stale and overdue stages.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A worker not heard from for this long is shown as dead in the fleet.</summary>
+    public TimeSpan WorkerTimeout { get; set; } = TimeSpan.FromSeconds(45);
+
+    public TimeSpan BackoffBefore(int attempt) =>
+        RetryBackoff.Length == 0 ? TimeSpan.Zero : RetryBackoff[Math.Clamp(attempt - 2, 0, RetryBackoff.Length - 1)];
+}

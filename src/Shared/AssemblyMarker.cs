@@ -1,1 +1,0 @@
-namespace TalkingFace; internal static class AssemblyMarker;

@@ -1,0 +1,86 @@
+namespace TalkingFace.Contracts;
+
+// Messages carry object keys, never payloads. Only the gateway writes job state: workers
+// receive a stage command and answer with events.
+
+/// <summary>Which job, stage and attempt a command is for, and where its outputs go.</summary>
+public sealed record StageTicket(
+    Guid JobId,
+    string Stage,
+    int Attempt,
+    string DeviceClass,
+    DateTimeOffset DispatchedAt);
+
+/// <summary>A command that asks a worker to run one stage of one job.</summary>
+public interface IStageCommand
+{
+    StageTicket Ticket { get; }
+}
+
+/// <summary>Decode any audio to 16 kHz mono, then extract features and F0.</summary>
+public sealed record RunAudioStage(StageTicket Ticket, string AudioKey, string FeatureModel) : IStageCommand;
+
+/// <summary>Turn features and F0 into expression coefficients, landmarks and a preview.</summary>
+public sealed record RunMotionStage(
+    StageTicket Ticket,
+    IReadOnlyDictionary<string, string> InputKeys,
+    string FeatureModel,
+    string MotionModel,
+    int Seed,
+    double Temperature) : IStageCommand;
+
+/// <summary>Detect one face, align it and transfer hair shape and/or color.</summary>
+public sealed record RunHairStage(
+    StageTicket Ticket,
+    string FaceKey,
+    string? ShapeKey,
+    string? ColorKey,
+    string Mode) : IStageCommand;
+
+/// <summary>Who ran a stage.</summary>
+public sealed record WorkerIdentity(string WorkerId, string Host, string DeviceClass);
+
+/// <summary>An object a stage wrote to the artifact store.</summary>
+public sealed record StoredArtifact(string Name, string Key, long Size, string Sha256, string ContentType);
+
+/// <summary>Seconds spent in one named step of a stage (see <see cref="Steps"/>).</summary>
+public sealed record StepTiming(string Step, double Seconds);
+
+public sealed record StageStarted(Guid JobId, string Stage, int Attempt, WorkerIdentity Worker, DateTimeOffset At);
+
+/// <summary>Progress and liveness of a running stage; also sent periodically as the stage's heartbeat.</summary>
+public sealed record StageProgress(Guid JobId, string Stage, int Attempt, string WorkerId, double Fraction, string? Step, DateTimeOffset At);
+
+public sealed record StageCompleted(
+    Guid JobId,
+    string Stage,
+    int Attempt,
+    WorkerIdentity Worker,
+    string Provider,
+    string? Model,
+    IReadOnlyList<StoredArtifact> Artifacts,
+    IReadOnlyList<StepTiming> Timings,
+    DateTimeOffset StartedAt,
+    DateTimeOffset FinishedAt);
+
+/// <summary>A stage that could not finish. <paramref name="Retryable"/> says whether another attempt can help.</summary>
+public sealed record StageFailed(
+    Guid JobId,
+    string Stage,
+    int Attempt,
+    WorkerIdentity Worker,
+    string Reason,
+    bool Retryable,
+    IReadOnlyList<StoredArtifact> Artifacts,
+    IReadOnlyList<StepTiming> Timings,
+    DateTimeOffset StartedAt,
+    DateTimeOffset FinishedAt);
+
+/// <summary>A worker's periodic announcement of itself, for the fleet registry.</summary>
+public sealed record WorkerHeartbeat(
+    WorkerIdentity Worker,
+    string Stage,
+    IReadOnlyList<string> Providers,
+    int Concurrency,
+    int InFlight,
+    DateTimeOffset At);

@@ -1,0 +1,67 @@
+namespace TalkingFace.Contracts;
+
+/// <summary>The stages a job moves through; each is served by its own worker process.</summary>
+public static class Stages
+{
+    public const string Audio = "audio";
+    public const string Motion = "motion";
+    public const string Hair = "hair";
+
+    public static readonly IReadOnlyList<string> All = [Audio, Motion, Hair];
+
+    /// <summary>One queue per stage and device class, so each class scales on its own backlog.</summary>
+    public static string QueueName(string stage, string deviceClass) => $"{stage}.{deviceClass}";
+}
+
+/// <summary>Kinds of job the gateway accepts.</summary>
+public static class JobKinds
+{
+    public const string TalkingFace = "talking-face";
+    public const string Hair = "hair";
+
+    public static IReadOnlyList<string> StagesOf(string kind) => kind switch
+    {
+        TalkingFace => [Stages.Audio, Stages.Motion],
+        Hair => [Stages.Hair],
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown job kind"),
+    };
+}
+
+/// <summary>Device classes a worker can belong to. The set is configurable; these are the defaults.</summary>
+public static class DeviceClasses
+{
+    public const string Cpu = "cpu";
+    public const string Rtx = "rtx";
+    public const string Jetson = "jetson";
+    public const string Apple = "apple";
+    public const string Auto = "auto";
+
+    public static readonly IReadOnlyList<string> Defaults = [Cpu, Rtx, Jetson, Apple];
+}
+
+/// <summary>Step names of the paper's Table 2 split, plus queue wait and artifact I/O.</summary>
+public static class Steps
+{
+    public const string AudioConversion = "audio_conversion";
+    public const string FeatureExtraction = "feature_extraction";
+    public const string F0Extraction = "f0_extraction";
+    public const string BatchPreparation = "batch_preparation";
+    public const string AudioToMotion = "audio_to_motion";
+    public const string FaceDetection = "face_detection";
+    public const string HairTransfer = "hair_transfer";
+    public const string ArtifactIo = "artifact_io";
+}
+
+/// <summary>Names of the artifacts stages hand to each other (object keys are <c>jobs/{id}/{stage}/{name}</c>).</summary>
+public static class ArtifactNames
+{
+    public const string InputAudio = "input-audio";
+    public const string Audio16k = "audio-16k.wav";
+    public const string Features = "features.npy";
+    public const string F0 = "f0.npy";
+    public const string InputFace = "input-face";
+    public const string InputShape = "input-shape";
+    public const string InputColor = "input-color";
+
+    public static string Key(Guid jobId, string stage, string name) => $"jobs/{jobId:N}/{stage}/{name}";
+}

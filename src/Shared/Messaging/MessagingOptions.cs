@@ -1,0 +1,25 @@
+namespace TalkingFace.Messaging;
+
+public enum Transport { InMemory, RabbitMq }
+
+/// <summary>Bound from the <c>Messaging</c> configuration section.</summary>
+public sealed class MessagingOptions
+{
+    public const string Section = "Messaging";
+
+    public Transport Transport { get; set; } = Transport.InMemory;
+
+    public RabbitMqOptions RabbitMq { get; set; } = new();
+
+    /// <summary>Immediate in-process retries of a throwing consumer before the message goes to the <c>_error</c> queue.</summary>
+    public TimeSpan[] RetryIntervals { get; set; } = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)];
+}
+
+public sealed class RabbitMqOptions
+{
+    public string Host { get; set; } = "127.0.0.1";
+    public ushort Port { get; set; } = 5672;
+    public string VirtualHost { get; set; } = "/";
+    public string Username { get; set; } = "guest";
+    public string Password { get; set; } = "guest";
+}

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using TalkingFace.Contracts;
+using TalkingFace.Storage;
+
+namespace TalkingFace.Workers;
+
+/// <summary>
+/// What a stage runner works with: its ticket, timed steps, artifact I/O under the job's keys,
+/// and a progress value the consumer reports as the stage's heartbeat.
+/// </summary>
+public sealed class StageRun(StageTicket ticket, IArtifactStore store)
+{
+    private readonly List<StoredArtifact> _artifacts = [];
+    private readonly Dictionary<string, double> _seconds = [];
+    private readonly object _gate = new();
+
+    public StageTicket Ticket { get; } = ticket;
+    public double Progress { get; private set; }
+    public string? CurrentStep { get; private set; }
+
+    public IReadOnlyList<StoredArtifact> Artifacts { get { lock (_gate) return [.. _artifacts]; } }
+
+    public IReadOnlyList<StepTiming> Timings
+    {
+        get { lock (_gate) return [.. _seconds.Select(s => new StepTiming(s.Key, Math.Round(s.Value, 6)))]; }
+    }
+
+    public void Report(double fraction, string? step = null)
+    {
+        Progress = Math.Clamp(fraction, 0, 1);
+        if (step is not null) CurrentStep = step;
+    }
+
+    /// <summary>Runs <paramref name="work"/> and adds its wall time to <paramref name="step"/>.</summary>
+    public async Task<T> TimeAsync<T>(string step, Func<Task<T>> work)
+    {
+        CurrentStep = step;
+        var watch = Stopwatch.StartNew();
+        try { return await work(); }
+        finally { Add(step, watch.Elapsed.TotalSeconds); }
+    }
+
+    public T Time<T>(string step, Func<T> work)
+    {
+        CurrentStep = step;
+        var watch = Stopwatch.StartNew();
+        try { return work(); }
+        finally { Add(step, watch.Elapsed.TotalSeconds); }
+    }
+
+    /// <summary>Stores an output of this stage under <c>jobs/{id}/{stage}/{name}</c>; the same name always maps to the same key, so a redelivered command overwrites instead of duplicating.</summary>
+    public async Task<StoredArtifact> SaveAsync(string name, Stream content, string contentType, CancellationToken ct)
+    {
+        var key = ArtifactNames.Key(Ticket.JobId, Ticket.Stage, name);
+        var stored = await TimeAsync(Steps.ArtifactIo, () => store.PutAsync(key, name, content, contentType, ct));
+        lock (_gate)
+        {
+            _artifacts.RemoveAll(a => a.Name == name);
+            _artifacts.Add(stored);
+        }
+        return stored;
+    }
+
+    public Task<Stream> OpenAsync(string key, CancellationToken ct) =>
+        TimeAsync(Steps.ArtifactIo, () => store.OpenReadAsync(key, ct));
+
+    private void Add(string step, double seconds)
+    {
+        lock (_gate) _seconds[step] = _seconds.GetValueOrDefault(step) + seconds;
+    }
+}
+
+/// <summary>What a finished stage reports besides its artifacts.</summary>
+public sealed record StageOutcome(string Provider, string? Model);
+
+/// <summary>Runs one stage. Throw <see cref="StageFailedException"/> for failures with a known reason; anything else is retried and then dead-lettered.</summary>
+public interface IStageRunner<in TCommand> where TCommand : IStageCommand
+{
+    Task<StageOutcome> RunAsync(TCommand command, StageRun run, CancellationToken ct);
+}
+
+/// <summary>A stage failure whose reason is known and worded for the user (bad input, model not configured...).</summary>
+public sealed class StageFailedException(string reason, bool retryable = false, Exception? inner = null)
+    : Exception(reason, inner)
+{
+    public bool Retryable { get; } = retryable;
+}

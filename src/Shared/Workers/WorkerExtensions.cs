@@ -1,0 +1,41 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using TalkingFace.Contracts;
+
+namespace TalkingFace.Workers;
+
+public static class WorkerExtensions
+{
+    /// <summary>Worker identity, options and heartbeat; shared by every worker process (and the standalone gateway).</summary>
+    public static IHostApplicationBuilder AddWorkerDefaults(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<WorkerOptions>().Bind(builder.Configuration.GetSection(WorkerOptions.Section));
+        builder.Services.AddSingleton<WorkerInfo>();
+        builder.Services.AddHostedService<WorkerHeartbeatService>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds the consumer of one stage on its queue <c>{stage}.{deviceClass}</c>, with the worker's concurrency.
+    /// The runner is resolved from DI, so each worker registers its <see cref="IStageRunner{TCommand}"/>.
+    /// </summary>
+    public static IBusRegistrationConfigurator AddStageConsumer<TCommand>(this IBusRegistrationConfigurator bus, IConfiguration configuration, string stage)
+        where TCommand : class, IStageCommand
+    {
+        var options = configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        bus.AddConsumer<StageConsumer<TCommand>>()
+            .Endpoint(e =>
+            {
+                e.Name = Stages.QueueName(stage, options.DeviceClass);
+                e.ConcurrentMessageLimit = Math.Max(1, options.Concurrency);
+            });
+        bus.AddSingleton(new ServedStage(stage));
+        return bus;
+    }
+
+}
+
+/// <summary>A stage this process serves; collected into <see cref="WorkerInfo.Stages"/> for heartbeats.</summary>
+public sealed record ServedStage(string Stage);

@@ -1,0 +1,20 @@
+using MassTransit;
+using TalkingFace.Contracts;
+using TalkingFace.Models;
+using TalkingFace.Workers.Hair.Transfer;
+
+namespace TalkingFace.Workers.Hair;
+
+/// <summary>Registration of the hair stage, used by this worker's Program and by the standalone gateway.</summary>
+public static class HairStage
+{
+    public static IHostApplicationBuilder AddHairStage(this IHostApplicationBuilder builder)
+    {
+        builder.AddModelStore();
+        builder.Services.AddScoped<IStageRunner<RunHairStage>, HairStageRunner>();
+        return builder;
+    }
+
+    public static IBusRegistrationConfigurator AddHairStageConsumer(this IBusRegistrationConfigurator bus, IConfiguration configuration) =>
+        bus.AddStageConsumer<RunHairStage>(configuration, Stages.Hair);
+}
