@@ -11,3 +11,6 @@ var root = new RootCommand("TalkingFace: face-synthesis jobs from the command li
     RemoteCommands.Cancel(),
 };
 return await root.Parse(args).InvokeAsync();
+
+/// <summary>Internal: only the gateway's entry point is visible to the integration tests.</summary>
+internal partial class Program;

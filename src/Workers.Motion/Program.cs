@@ -1,3 +1,4 @@
+using TalkingFace.Hosting;
 using TalkingFace.Messaging;
 using TalkingFace.Storage;
 using TalkingFace.Telemetry;
@@ -6,6 +7,7 @@ using TalkingFace.Workers.Motion;
 
 // The motion worker: consumes motion.{deviceClass}, writes artifacts to the store, reports to the gateway.
 var builder = WebApplication.CreateBuilder(args);
+builder.Configuration.UseDistributedDefaults(); // RabbitMQ and S3 unless configured otherwise
 if (builder.Configuration["urls"] is null) builder.WebHost.UseUrls("http://127.0.0.1:5102"); // /metrics and /health/*
 builder.AddTalkingFaceTelemetry("talkingface-worker-motion");
 builder.AddArtifactStore();
@@ -16,3 +18,6 @@ builder.AddTalkingFaceBus(bus => bus.AddMotionStageConsumer(builder.Configuratio
 var app = builder.Build();
 app.MapOperationalEndpoints();
 app.Run();
+
+/// <summary>Internal: only the gateway's entry point is visible to the integration tests.</summary>
+internal partial class Program;

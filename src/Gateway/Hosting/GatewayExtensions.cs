@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 using Scalar.AspNetCore;
 using TalkingFace.Gateway.Batches;
+using TalkingFace.Hosting;
 using TalkingFace.Gateway.Fleet;
 using TalkingFace.Gateway.Jobs;
 using TalkingFace.Gateway.Persistence;
@@ -25,7 +26,7 @@ public static class GatewayExtensions
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
         var mode = builder.Configuration.GetValue($"{GatewayOptions.Section}:Mode", HostingMode.Standalone);
-        if (mode == HostingMode.Distributed) UseDistributedDefaults(builder.Configuration);
+        if (mode == HostingMode.Distributed) builder.Configuration.UseDistributedDefaults();
         builder.Services.AddOptions<GatewayOptions>().Bind(builder.Configuration.GetSection(GatewayOptions.Section));
         builder.Services.AddOptions<PipelineOptions>().Bind(builder.Configuration.GetSection(PipelineOptions.Section));
         var maxUpload = builder.Configuration.GetValue($"{GatewayOptions.Section}:MaxUploadBytes", new GatewayOptions().MaxUploadBytes);
@@ -82,20 +83,6 @@ public static class GatewayExtensions
         var mode = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.Mode;
         app.Logger.LogInformation("TalkingFace gateway in {Mode} mode", mode);
         return app;
-    }
-
-    /// <summary>Distributed mode defaults to PostgreSQL, RabbitMQ and S3; explicit settings still win.</summary>
-    private static void UseDistributedDefaults(ConfigurationManager configuration)
-    {
-        configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
-        {
-            InitialData = new Dictionary<string, string?>
-            {
-                [$"{DatabaseOptions.Section}:Provider"] = nameof(DatabaseProvider.Postgres),
-                [$"{MessagingOptions.Section}:Transport"] = nameof(Transport.RabbitMq),
-                [$"{StorageOptions.Section}:Provider"] = nameof(StorageProvider.S3),
-            },
-        });
     }
 }
 

@@ -1,0 +1,171 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Minio;
+using Minio.DataModel.Args;
+using TalkingFace.Gateway.Jobs;
+using TalkingFace.Gateway.Persistence;
+using TalkingFace.Hosting;
+using TalkingFace.Messaging;
+using TalkingFace.Storage;
+using TalkingFace.Telemetry;
+using TalkingFace.Tests.Infrastructure;
+using TalkingFace.Workers;
+using TalkingFace.Workers.Audio;
+
+namespace TalkingFace.Tests.Distributed;
+
+/// <summary>
+/// One isolated distributed deployment per test: its own PostgreSQL database, RabbitMQ virtual host and
+/// S3 bucket on the real local services; the gateway through <see cref="WebApplicationFactory{TEntryPoint}"/>
+/// and audio workers as separate hosts with their own bus connections.
+/// </summary>
+public sealed class DistributedPipeline : IAsyncDisposable
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+
+    private readonly DistributedServices _services;
+    private readonly List<WebApplication> _workers = [];
+    private readonly Dictionary<string, string?> _settings;
+    private WebApplicationFactory<Program>? _gateway;
+
+    private DistributedPipeline(DistributedServices services, string database, string virtualHost, string bucket, IDictionary<string, string?> overrides)
+    {
+        _services = services;
+        Database = database;
+        VirtualHost = virtualHost;
+        Bucket = bucket;
+        var rabbit = services.RabbitMqSettings;
+        var s3 = services.S3Settings;
+        _settings = new Dictionary<string, string?>
+        {
+            ["Gateway:Mode"] = "Distributed",
+            ["Database:ConnectionString"] = services.PostgresConnectionString(database),
+            ["Messaging:RabbitMq:Host"] = rabbit.Host,
+            ["Messaging:RabbitMq:Port"] = rabbit.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Messaging:RabbitMq:VirtualHost"] = virtualHost,
+            ["Messaging:RabbitMq:Username"] = rabbit.Username,
+            ["Messaging:RabbitMq:Password"] = rabbit.Password,
+            ["Storage:Provider"] = "S3",
+            ["Storage:S3:Endpoint"] = s3.Endpoint,
+            ["Storage:S3:AccessKey"] = s3.AccessKey,
+            ["Storage:S3:SecretKey"] = s3.SecretKey,
+            ["Storage:S3:UseSsl"] = s3.UseSsl ? "true" : "false",
+            ["Storage:S3:Bucket"] = bucket,
+            ["Models:Root"] = Path.Combine(Path.GetTempPath(), "talkingface-no-models"),
+            ["Pipeline:SweepInterval"] = "00:00:00.250",
+            ["Worker:ProgressInterval"] = "00:00:00.500",
+            ["Worker:HeartbeatInterval"] = "00:00:01",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in overrides) _settings[key] = value;
+    }
+
+    public string Database { get; }
+    public string VirtualHost { get; }
+    public string Bucket { get; }
+
+    public static async Task<DistributedPipeline> CreateAsync(DistributedServices services, IDictionary<string, string?>? overrides = null) =>
+        new(services, services.UniqueName("tf"), await services.CreateVirtualHostAsync(), services.UniqueName("tf"), overrides ?? new Dictionary<string, string?>());
+
+    /// <summary>The gateway, started on first use (migrating its database and creating the bucket).</summary>
+    public HttpClient Gateway()
+    {
+        _gateway ??= new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            foreach (var (key, value) in _settings) web.UseSetting(key, value);
+        });
+        return _gateway.CreateClient();
+    }
+
+    /// <summary>Starts an audio worker as its own host, wired exactly like src/Workers.Audio/Program.cs.</summary>
+    public async Task<WebApplication> StartAudioWorkerAsync(string workerId)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Configuration.UseDistributedDefaults();
+        builder.Configuration.AddInMemoryCollection(_settings);
+        builder.Configuration["Worker:WorkerId"] = workerId;
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.AddTalkingFaceTelemetry("talkingface-worker-audio");
+        builder.AddArtifactStore();
+        builder.AddWorkerDefaults();
+        builder.AddAudioStage();
+        builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration));
+        var app = builder.Build();
+        app.MapOperationalEndpoints();
+        await app.StartAsync();
+        _workers.Add(app);
+        return app;
+    }
+
+    public static async Task<JobView> SubmitTalkingFaceAsync(HttpClient client, string audioPath)
+    {
+        using var form = new MultipartFormDataContent();
+        form.Add(new StreamContent(File.OpenRead(audioPath)), "audio", Path.GetFileName(audioPath));
+        form.Add(new StringContent("hubert-large"), "featureModel");
+        using var response = await client.PostAsync("/api/jobs/talking-face", form);
+        Assert.True(response.IsSuccessStatusCode, $"submit answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        return (await response.Content.ReadFromJsonAsync<JobView>(Json))!;
+    }
+
+    /// <summary>Polls the job until <paramref name="done"/> holds; fails the test (with the job's last state) if that takes unreasonably long.</summary>
+    public static async Task<JobView> WaitForAsync(HttpClient client, Guid id, Func<JobView, bool> done, TimeSpan? limit = null)
+    {
+        var deadline = DateTime.UtcNow + (limit ?? TimeSpan.FromSeconds(90));
+        JobView job;
+        do
+        {
+            job = (await client.GetFromJsonAsync<JobView>($"/api/jobs/{id}", Json))!;
+            if (done(job)) return job;
+            await Task.Delay(150);
+        }
+        while (DateTime.UtcNow < deadline);
+        Assert.Fail($"job {id} did not get there; last seen: {JsonSerializer.Serialize(job, Json)}");
+        return job;
+    }
+
+    public static bool IsTerminal(JobView job) => job.State is "succeeded" or "failed" or "cancelled";
+
+    public IMinioClient Store() => new MinioClient()
+        .WithEndpoint(_services.S3Settings.Endpoint)
+        .WithCredentials(_services.S3Settings.AccessKey, _services.S3Settings.SecretKey)
+        .WithSSL(_services.S3Settings.UseSsl)
+        .Build();
+
+    public async Task<byte[]> ReadObjectAsync(string key)
+    {
+        using var client = Store();
+        using var buffer = new MemoryStream();
+        await client.GetObjectAsync(new GetObjectArgs().WithBucket(Bucket).WithObject(key).WithCallbackStream(s => s.CopyTo(buffer)));
+        return buffer.ToArray();
+    }
+
+    /// <summary>A context on the test's PostgreSQL database, to check what the gateway recorded.</summary>
+    public JobsDbContext Db() => new PostgresJobsDbContext(new DbContextOptionsBuilder<PostgresJobsDbContext>()
+        .UseNpgsql(_services.PostgresConnectionString(Database)).Options);
+
+    public RabbitMQ.Client.ConnectionFactory Broker() => new()
+    {
+        HostName = _services.RabbitMqSettings.Host,
+        Port = _services.RabbitMqSettings.Port,
+        UserName = _services.RabbitMqSettings.Username,
+        Password = _services.RabbitMqSettings.Password,
+        VirtualHost = VirtualHost,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var worker in _workers)
+        {
+            await worker.StopAsync();
+            await worker.DisposeAsync();
+        }
+        if (_gateway is not null) await _gateway.DisposeAsync();
+    }
+}

@@ -1,0 +1,155 @@
+using System.Security.Cryptography;
+using Microsoft.EntityFrameworkCore;
+using Minio.DataModel.Args;
+using RabbitMQ.Client;
+using TalkingFace.Contracts;
+using TalkingFace.Gateway.Persistence;
+using TalkingFace.Tests.Audio;
+using TalkingFace.Tests.Infrastructure;
+using TalkingFace.Workers.Audio.Conversion;
+
+namespace TalkingFace.Tests.Distributed;
+
+/// <summary>
+/// The whole distributed path on real services: HTTP -> gateway -> PostgreSQL -> RabbitMQ -> an audio worker
+/// in its own host -> S3 -> events back -> a terminal state that says why. Nothing is mocked.
+/// </summary>
+[Collection(DistributedCollection.Name)]
+public sealed class DistributedPipelineTests(DistributedServices services)
+{
+    [Fact]
+    public async Task Talking_face_job_travels_through_rabbitmq_to_a_separate_audio_worker_and_stores_16k_audio_in_s3()
+    {
+        await using var pipeline = await DistributedPipeline.CreateAsync(services);
+        var client = pipeline.Gateway();
+        await pipeline.StartAudioWorkerAsync("audio-worker-a");
+
+        var submitted = await DistributedPipeline.SubmitTalkingFaceAsync(client, TestPaths.MacronSpeech);
+        Assert.Equal("queued", submitted.State);
+        var job = await DistributedPipeline.WaitForAsync(client, submitted.Id, DistributedPipeline.IsTerminal);
+
+        // Honest end: conversion ran, features are not configured yet, motion never ran.
+        Assert.Equal("failed", job.State);
+        Assert.Contains("not configured", job.Reason);
+        var audio = Assert.Single(job.Stages, s => s.Name == Stages.Audio);
+        Assert.Equal("audio-worker-a", audio.WorkerId);
+        Assert.Equal(DeviceClasses.Cpu, audio.DeviceClass);
+        Assert.Contains(audio.Timings, t => t.Step == Steps.AudioConversion && t.Seconds > 0);
+        Assert.NotNull(audio.QueueWaitSeconds);
+        Assert.Equal("cancelled", Assert.Single(job.Stages, s => s.Name == Stages.Motion).State);
+
+        // The artifact is in S3 under the job's key, with the size and hash the job records.
+        var artifact = Assert.Single(job.Artifacts, a => a.Name == ArtifactNames.Audio16k);
+        var key = ArtifactNames.Key(job.Id, Stages.Audio, ArtifactNames.Audio16k);
+        var bytes = await pipeline.ReadObjectAsync(key);
+        Assert.Equal(artifact.Size, bytes.Length);
+        Assert.Equal(artifact.Sha256, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+
+        // ...and it is the 48 kHz stereo clip downmixed and resampled like torchaudio does it.
+        var stored = await WavReader.ReadAsync(new MemoryStream(bytes));
+        Assert.Equal(16000, stored.SampleRate);
+        Assert.Equal(1, stored.ChannelCount);
+        var reference = TorchaudioReference.Resample(TestPaths.MacronSpeech, 16000);
+        Assert.Equal(reference.Length, stored.InterleavedSamples.Length);
+        var snr = SignalMath.SnrDb(reference, stored.InterleavedSamples);
+        Assert.True(snr >= 60, $"stored audio vs torchaudio reference: {snr:F1} dB SNR, expected >= 60 dB");
+
+        // PostgreSQL holds the same story.
+        await using var db = pipeline.Db();
+        var record = await db.Jobs.Include(j => j.Stages).Include(j => j.Artifacts).SingleAsync(j => j.Id == job.Id);
+        Assert.Equal(JobState.Failed, record.State);
+        Assert.Equal(job.Reason, record.Reason);
+        Assert.Contains(record.Artifacts, a => a.Key == key);
+        Assert.Equal("audio-worker-a", record.Stages.Single(s => s.Name == Stages.Audio).WorkerId);
+    }
+
+    [Fact]
+    public async Task A_worker_that_dies_before_acking_leaves_no_stuck_job()
+    {
+        await using var pipeline = await DistributedPipeline.CreateAsync(services);
+        var client = pipeline.Gateway();
+        var submitted = await DistributedPipeline.SubmitTalkingFaceAsync(client, TestPaths.MacronSpeech);
+        var queue = Stages.QueueName(Stages.Audio, DeviceClasses.Cpu);
+
+        // A "worker" takes the command with manual acknowledgement and dies (its connection drops) before acking.
+        var factory = pipeline.Broker();
+        await using (var connection = await factory.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            var delivery = await WaitForDeliveryAsync(channel, queue);
+            Assert.False(delivery.Redelivered);
+        }
+
+        // The broker gives the command to the next worker, which runs it: same attempt, no gateway retry needed.
+        await pipeline.StartAudioWorkerAsync("audio-worker-survivor");
+        var job = await DistributedPipeline.WaitForAsync(client, submitted.Id, DistributedPipeline.IsTerminal);
+        Assert.Equal("failed", job.State);
+        Assert.Contains("not configured", job.Reason);
+        var audio = Assert.Single(job.Stages, s => s.Name == Stages.Audio);
+        Assert.Equal("audio-worker-survivor", audio.WorkerId);
+        Assert.Equal(1, audio.Attempt);
+        Assert.Contains(job.Artifacts, a => a.Name == ArtifactNames.Audio16k);
+    }
+
+    [Fact]
+    public async Task A_consumer_that_keeps_throwing_ends_in_the_error_queue_and_a_failed_job_with_the_reason()
+    {
+        await using var pipeline = await DistributedPipeline.CreateAsync(services);
+        var client = pipeline.Gateway();
+        var submitted = await DistributedPipeline.SubmitTalkingFaceAsync(client, TestPaths.MacronSpeech);
+
+        // Remove the input behind the worker's back: every attempt to read it throws.
+        var input = Assert.Single(submitted.Artifacts, a => a.Name == ArtifactNames.InputAudio);
+        using (var store = pipeline.Store())
+            await store.RemoveObjectAsync(new RemoveObjectArgs().WithBucket(pipeline.Bucket).WithObject(ArtifactNames.Key(submitted.Id, "input", input.Name)));
+        await pipeline.StartAudioWorkerAsync("audio-worker-b");
+
+        var job = await DistributedPipeline.WaitForAsync(client, submitted.Id, DistributedPipeline.IsTerminal);
+        Assert.Equal("failed", job.State);
+        Assert.Contains("ArtifactNotFoundException", job.Reason);
+        Assert.Contains("audio.cpu_error", job.Reason);
+
+        await using var connection = await pipeline.Broker().CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var errors = await channel.QueueDeclarePassiveAsync("audio.cpu_error");
+        Assert.Equal(1u, errors.MessageCount);
+    }
+
+    [Fact]
+    public async Task A_stage_no_worker_takes_is_retried_then_failed_visibly_after_its_queue_deadline()
+    {
+        await using var pipeline = await DistributedPipeline.CreateAsync(services, new Dictionary<string, string?>
+        {
+            ["Pipeline:QueueDeadline"] = "00:00:01",
+            ["Pipeline:MaxAttempts"] = "2",
+            ["Pipeline:RetryBackoff:0"] = "00:00:00.100",
+        });
+        var client = pipeline.Gateway();
+        var submitted = await DistributedPipeline.SubmitTalkingFaceAsync(client, TestPaths.MacronSpeech);
+
+        var job = await DistributedPipeline.WaitForAsync(client, submitted.Id, DistributedPipeline.IsTerminal);
+        Assert.Equal("failed", job.State);
+        Assert.Contains("no worker took it from queue audio.cpu", job.Reason);
+        Assert.Contains("after 2 attempts", job.Reason);
+        Assert.Equal(2, Assert.Single(job.Stages, s => s.Name == Stages.Audio).Attempt);
+    }
+
+    private static async Task<BasicGetResult> WaitForDeliveryAsync(IChannel channel, string queue)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                var result = await channel.BasicGetAsync(queue, autoAck: false);
+                if (result is not null) return result;
+            }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+            {
+                throw new InvalidOperationException($"queue {queue} does not exist: the gateway did not dispatch");
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"no command arrived on {queue}");
+    }
+}
