@@ -57,7 +57,7 @@ public static class BatchEndpoints
 
         var key = JobEndpoints.IdempotencyKey(request);
         var optionsJson = JobOptionsJson.Write(options);
-        var hash = Hash(kind, deviceClass, priority, optionsJson, files);
+        var hash = await HashAsync(kind, deviceClass, priority, optionsJson, files, ct);
         var batch = key is null ? null : await db.Batches.FirstOrDefaultAsync(b => b.IdempotencyKey == key, ct);
         if (batch is not null && batch.RequestHash != hash)
             return Problems.Status(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused",
@@ -97,10 +97,20 @@ public static class BatchEndpoints
             items.Count == 0 ? 0 : Math.Round(items.Average(i => i.Progress), 4), jobs.Count > 0 && jobs.All(j => j.IsTerminal), items);
     }
 
-    private static string Hash(string kind, string deviceClass, int priority, string optionsJson, IEnumerable<IFormFile> files)
+    /// <summary>
+    /// sha256 over the options and every file's name and content. Content, not just size: items are submitted under
+    /// keys derived from the batch's, so a batch taken for a retry must carry exactly the same files as the first.
+    /// </summary>
+    private static async Task<string> HashAsync(string kind, string deviceClass, int priority, string optionsJson, IEnumerable<IFormFile> files, CancellationToken ct)
     {
-        var text = new StringBuilder($"{kind}|{deviceClass}|{priority}|{optionsJson}");
-        foreach (var f in files) text.Append('|').Append(f.FileName).Append(':').Append(f.Length);
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"{kind}|{deviceClass}|{priority}|{optionsJson}"));
+        foreach (var f in files)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"|{f.FileName}:"));
+            await using var content = f.OpenReadStream();
+            hash.AppendData(await SHA256.HashDataAsync(content, ct));
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 }
