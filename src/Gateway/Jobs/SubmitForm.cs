@@ -128,7 +128,13 @@ public sealed class SubmitForm
 
     private static IResult TooLarge(long maxBytes) =>
         Problems.Status(StatusCodes.Status413PayloadTooLarge, "Upload too large",
-            $"The request is larger than the limit of {maxBytes / (1024 * 1024)} MiB (Gateway:MaxUploadBytes).");
+            $"The request is larger than the limit of {Size(maxBytes)} (Gateway:MaxUploadBytes).");
+
+    /// <summary>A limit as people write it: "200 MiB", "64 KiB", or bytes (whole MiB alone would show 64 KiB as "0 MiB").</summary>
+    private static string Size(long bytes) =>
+        bytes % (1024 * 1024) == 0 ? $"{bytes / (1024 * 1024)} MiB"
+        : bytes % 1024 == 0 ? $"{bytes / 1024} KiB"
+        : $"{bytes.ToString("N0", CultureInfo.InvariantCulture)} bytes";
 }
 
 public static class Problems
