@@ -37,7 +37,9 @@ public sealed class StandaloneGateway : IAsyncDisposable
             ["Logging:LogLevel:Default"] = verbose ? "Information" : "Warning",
             ["Logging:LogLevel:Microsoft"] = "Warning",
             ["Logging:LogLevel:Microsoft.AspNetCore.StaticFiles"] = "Error",
-            ["Logging:LogLevel:MassTransit"] = "Warning",
+            ["Logging:LogLevel:MassTransit"] = verbose ? "Warning" : "Error",
+            // A failed stage is reported in the job itself; its warning log would say it twice.
+            ["Logging:LogLevel:TalkingFace"] = verbose ? "Information" : "Error",
         });
         builder.AddGateway();
         var app = builder.Build();

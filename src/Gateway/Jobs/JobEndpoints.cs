@@ -36,7 +36,7 @@ public static class JobEndpoints
     internal static (TalkingFaceOptions Options, string DeviceClass, int Priority) ReadTalkingFaceOptions(SubmitForm form, PipelineOptions pipeline)
     {
         var featureModel = form.Choice("featureModel", TalkingFaceOptions.FeatureModels, "hubert-large");
-        var deviceClass = form.Choice("deviceClass", [.. pipeline.DeviceClasses, DeviceClasses.Auto], DeviceClasses.Auto);
+        var deviceClass = form.Choice("deviceClass", [.. pipeline.KnownDeviceClasses, DeviceClasses.Auto], DeviceClasses.Auto);
         var priority = form.Integer("priority", 0, 0, 9);
         var seed = form.Integer("seed", 0, 0, int.MaxValue);
         var temperature = form.Number("temperature", 0.2, 0, 2);
@@ -72,7 +72,7 @@ public static class JobEndpoints
         var colorId = form.Text("colorId", 100);
         var shape = form.File("shape", k => k.IsImage(), "a reference photo", required: false);
         var color = form.File("color", k => k.IsImage(), "a reference photo", required: false);
-        var deviceClass = form.Choice("deviceClass", [.. pipeline.Value.DeviceClasses, DeviceClasses.Auto], DeviceClasses.Auto);
+        var deviceClass = form.Choice("deviceClass", [.. pipeline.Value.KnownDeviceClasses, DeviceClasses.Auto], DeviceClasses.Auto);
         var priority = form.Integer("priority", 0, 0, 9);
         foreach (var (id, field) in new[] { (shapeId, "shapeId"), (colorId, "colorId") })
         {

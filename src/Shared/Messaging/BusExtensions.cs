@@ -23,7 +23,8 @@ public static class BusExtensions
             registerConsumers(bus);
             bus.AddConfigureEndpointsCallback((_, _, endpoint) =>
             {
-                if (options.RetryIntervals.Length > 0) endpoint.UseMessageRetry(r => r.Intervals(options.RetryIntervals));
+                var intervals = options.EffectiveRetryIntervals;
+                if (intervals.Count > 0) endpoint.UseMessageRetry(r => r.Intervals([.. intervals]));
             });
 
             switch (options.Transport)

@@ -11,8 +11,11 @@ public sealed class MessagingOptions
 
     public RabbitMqOptions RabbitMq { get; set; } = new();
 
-    /// <summary>Immediate in-process retries of a throwing consumer before the message goes to the <c>_error</c> queue.</summary>
-    public TimeSpan[] RetryIntervals { get; set; } = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)];
+    /// <summary>In-process retries of a throwing consumer before the message goes to the <c>_error</c> queue (default 0.2 s, 1 s, 3 s).</summary>
+    /// <remarks>Null by default because the configuration binder appends to a pre-filled array instead of replacing it.</remarks>
+    public TimeSpan[]? RetryIntervals { get; set; }
+
+    public IReadOnlyList<TimeSpan> EffectiveRetryIntervals => RetryIntervals ?? [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)];
 }
 
 public sealed class RabbitMqOptions

@@ -71,6 +71,9 @@ public sealed class DistributedPipeline : IAsyncDisposable
     public string VirtualHost { get; }
     public string Bucket { get; }
 
+    /// <summary>A second gateway (and workers) on the same database, virtual host and bucket.</summary>
+    public DistributedPipeline AnotherReplica() => new(_services, Database, VirtualHost, Bucket, _settings);
+
     public static async Task<DistributedPipeline> CreateAsync(DistributedServices services, IDictionary<string, string?>? overrides = null) =>
         new(services, services.UniqueName("tf"), await services.CreateVirtualHostAsync(), services.UniqueName("tf"), overrides ?? new Dictionary<string, string?>());
 
@@ -128,6 +131,22 @@ public sealed class DistributedPipeline : IAsyncDisposable
         while (DateTime.UtcNow < deadline);
         Assert.Fail($"job {id} did not get there; last seen: {JsonSerializer.Serialize(job, Json)}");
         return job;
+    }
+
+    /// <summary>Waits for /health/ready (database, store and bus connected); fails with the last report.</summary>
+    public static async Task WaitUntilReadyAsync(HttpClient client)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        string report;
+        do
+        {
+            using var response = await client.GetAsync("/health/ready");
+            report = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode) return;
+            await Task.Delay(200);
+        }
+        while (DateTime.UtcNow < deadline);
+        Assert.Fail("gateway never became ready: " + report);
     }
 
     public static bool IsTerminal(JobView job) => job.State is "succeeded" or "failed" or "cancelled";

@@ -134,6 +134,22 @@ public sealed class DistributedPipelineTests(DistributedServices services)
         Assert.Equal(2, Assert.Single(job.Stages, s => s.Name == Stages.Audio).Attempt);
     }
 
+    [Fact]
+    public async Task Several_gateway_replicas_starting_together_migrate_one_fresh_database_safely()
+    {
+        await using var first = await DistributedPipeline.CreateAsync(services);
+        await using var second = first.AnotherReplica();
+        var clients = await Task.WhenAll(Task.Run(first.Gateway), Task.Run(second.Gateway));
+        foreach (var client in clients) await DistributedPipeline.WaitUntilReadyAsync(client);
+
+        // A job accepted by one replica is visible and advanced by the other.
+        await first.StartAudioWorkerAsync("audio-worker-c");
+        var submitted = await DistributedPipeline.SubmitTalkingFaceAsync(clients[0], TestPaths.MacronSpeech);
+        var job = await DistributedPipeline.WaitForAsync(clients[1], submitted.Id, DistributedPipeline.IsTerminal);
+        Assert.Equal("failed", job.State);
+        Assert.Contains("not configured", job.Reason);
+    }
+
     private static async Task<BasicGetResult> WaitForDeliveryAsync(IChannel channel, string queue)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
