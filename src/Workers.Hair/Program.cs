@@ -8,7 +8,7 @@ using TalkingFace.Workers.Hair;
 // The hair worker: consumes hair.{deviceClass}, writes artifacts to the store, reports to the gateway.
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.UseDistributedDefaults(); // RabbitMQ and S3 unless configured otherwise
-if (builder.Configuration["urls"] is null) builder.WebHost.UseUrls("http://127.0.0.1:5103"); // /metrics and /health/*
+if (builder.Configuration["urls"] is null && builder.Configuration["http_ports"] is null) builder.WebHost.UseUrls("http://127.0.0.1:5103"); // /metrics and /health/*
 builder.AddTalkingFaceTelemetry("talkingface-worker-hair");
 builder.AddArtifactStore();
 builder.AddWorkerDefaults();
