@@ -5,11 +5,20 @@ namespace TalkingFace.Cli.Commands;
 /// <summary>Options several commands share.</summary>
 public static class CommonOptions
 {
-    public static Option<Uri> Server() => new("--server", "-s")
+    public static Option<string> Server() => new("--server", "-s")
     {
         Description = "Gateway URL, e.g. http://127.0.0.1:5000 (or set TALKINGFACE_SERVER)",
-        DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("TALKINGFACE_SERVER") ?? "http://127.0.0.1:5000"),
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TALKINGFACE_SERVER") ?? "http://127.0.0.1:5000",
     };
+
+    /// <summary>A client for the --server URL, or an error that says what is wrong with it.</summary>
+    public static GatewayClient Client(ParseResult result, Option<string> server)
+    {
+        var text = result.GetValue(server);
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new IOException($"--server '{text}' is not an http(s) URL, e.g. http://127.0.0.1:5000");
+        return GatewayClient.For(uri);
+    }
 
     public static Option<bool> Json() => new("--json") { Description = "Print JSON instead of text" };
 

@@ -26,7 +26,7 @@ public static class RemoteCommands
         {
             var input = r.GetValue(audio)!;
             if (!input.Exists) throw new IOException($"no such file: {input.FullName}");
-            using var client = GatewayClient.For(r.GetValue(server)!);
+            using var client = CommonOptions.Client(r, server);
             var form = CommonOptions.TalkingFaceForm(r, featureModel, seed, temperature);
             form["deviceClass"] = r.GetValue(deviceClass);
             form["priority"] = r.GetValue(priority).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -53,7 +53,7 @@ public static class RemoteCommands
         var command = new Command("status", "Show a job's state, stages, timings and artifacts") { id, server, json };
         command.SetAction((r, ct) => CommonOptions.Guard(async () =>
         {
-            using var client = GatewayClient.For(r.GetValue(server)!);
+            using var client = CommonOptions.Client(r, server);
             JobPrinter.Print(await client.GetJobAsync(r.GetValue(id), ct), r.GetValue(json), Console.Out);
             return 0;
         }));
@@ -68,7 +68,7 @@ public static class RemoteCommands
         var command = new Command("watch", "Follow a job until it finishes; exit 0 if it succeeded, 2 if not") { id, server, json };
         command.SetAction((r, ct) => CommonOptions.Guard(async () =>
         {
-            using var client = GatewayClient.For(r.GetValue(server)!);
+            using var client = CommonOptions.Client(r, server);
             var log = r.GetValue(json) ? Console.Error : Console.Out;
             var job = await client.WaitAsync(r.GetValue(id), j => JobPrinter.Progress(j, log), TimeSpan.FromSeconds(1), ct);
             JobPrinter.Print(job, r.GetValue(json), Console.Out);
@@ -85,7 +85,7 @@ public static class RemoteCommands
         var command = new Command("cancel", "Cancel a job that has not finished") { id, server, json };
         command.SetAction((r, ct) => CommonOptions.Guard(async () =>
         {
-            using var client = GatewayClient.For(r.GetValue(server)!);
+            using var client = CommonOptions.Client(r, server);
             JobPrinter.Print(await client.CancelAsync(r.GetValue(id), ct), r.GetValue(json), Console.Out);
             return 0;
         }));
