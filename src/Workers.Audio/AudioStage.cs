@@ -2,6 +2,7 @@ using MassTransit;
 using TalkingFace.Contracts;
 using TalkingFace.Models;
 using TalkingFace.Workers.Audio.Conversion;
+using TalkingFace.Workers.Audio.Features;
 
 namespace TalkingFace.Workers.Audio;
 
@@ -13,6 +14,11 @@ public static class AudioStage
         builder.AddModelStore();
         builder.Services.AddOptions<AudioConversionOptions>().Bind(builder.Configuration.GetSection(AudioConversionOptions.SectionName));
         builder.Services.AddSingleton<AudioConverter>();
+        builder.Services.AddOptions<FeatureExtractionOptions>().Bind(builder.Configuration.GetSection(FeatureExtractionOptions.Section));
+        builder.Services.AddSingleton<FeatureExtractor>();
+        builder.Services.AddSingleton<FeatureModelPreloader>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<FeatureModelPreloader>());
+        builder.Services.AddHealthChecks().AddCheck<FeatureModelPreloader>("feature-models", tags: ["ready"]);
         builder.Services.AddScoped<IStageRunner<RunAudioStage>, AudioStageRunner>();
         return builder;
     }

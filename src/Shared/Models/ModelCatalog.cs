@@ -32,6 +32,12 @@ public sealed class ModelCatalog(IOptions<ModelStoreOptions> options)
             .FirstOrDefault();
     }
 
+    /// <summary>The newest version of every model in the store.</summary>
+    public IEnumerable<ModelLocation> All() =>
+        Directory.Exists(Root)
+            ? Directory.EnumerateDirectories(Root).Select(d => Find(Path.GetFileName(d))).OfType<ModelLocation>()
+            : [];
+
     public string NotConfigured(string name, string task) =>
         $"{task} model '{name}' is not configured: the model store ({Root}) has no {name}/<version>/manifest.json";
 }

@@ -28,6 +28,8 @@ public sealed class TalkingFaceMetrics : IDisposable
         DeadLetters = _meter.CreateCounter<long>("talkingface_dead_letters", "{message}", "Stage commands that ended in an error queue");
         StepTime = _meter.CreateHistogram<double>("talkingface_step", "s", "Time of one step inside a stage (Table 2 split)");
         AudioSeconds = _meter.CreateCounter<double>("talkingface_audio_processed", "s", "Seconds of audio processed");
+        FeatureCacheHits = _meter.CreateCounter<long>("talkingface_feature_cache_hits", "{clip}", "Clips whose features came from the content-hash cache");
+        FeatureCacheMisses = _meter.CreateCounter<long>("talkingface_feature_cache_misses", "{clip}", "Clips whose features had to be extracted");
     }
 
     public Counter<long> JobsSubmitted { get; }
@@ -38,6 +40,8 @@ public sealed class TalkingFaceMetrics : IDisposable
     public Counter<long> DeadLetters { get; }
     public Histogram<double> StepTime { get; }
     public Counter<double> AudioSeconds { get; }
+    public Counter<long> FeatureCacheHits { get; }
+    public Counter<long> FeatureCacheMisses { get; }
 
     public void Dispose() => _meter.Dispose();
 }

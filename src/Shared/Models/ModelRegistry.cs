@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.ML.OnnxRuntime;
+using TalkingFace.Workers;
+
+namespace TalkingFace.Models;
+
+/// <summary>A model file that does not match its manifest, or a manifest that cannot be used.</summary>
+public sealed class ModelStoreException(string message) : Exception(message);
+
+/// <summary>A model loaded into an ONNX Runtime session, ready to run. Sessions are thread-safe for Run.</summary>
+public sealed class LoadedModel(ModelManifest manifest, string directory, InferenceSession session, string provider, TimeSpan loadTime) : IDisposable
+{
+    public ModelManifest Manifest { get; } = manifest;
+    public string Directory { get; } = directory;
+    public InferenceSession Session { get; } = session;
+    /// <summary>The execution provider actually used (after any fallback).</summary>
+    public string Provider { get; } = provider;
+    public TimeSpan LoadTime { get; } = loadTime;
+
+    public void Dispose() => Session.Dispose();
+}
+
+/// <summary>
+/// The model store of a worker: finds models by name, validates their manifest and sha256, opens each once
+/// with the worker's device class's execution providers, and keeps it loaded.
+/// </summary>
+public sealed class ModelRegistry(ModelCatalog catalog, OnnxSessionFactory sessions, IOptions<WorkerOptions> worker, ILogger<ModelRegistry> logger) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<LoadedModel?>> _loaded = new(StringComparer.Ordinal);
+
+    /// <summary>The loaded model, or null when the store has no model of that name ("not configured").</summary>
+    /// <exception cref="ModelStoreException">The model exists but its manifest or file is invalid.</exception>
+    public LoadedModel? Get(string name)
+    {
+        var lazy = _loaded.GetOrAdd(name, n => new Lazy<LoadedModel?>(() => Load(n), LazyThreadSafetyMode.ExecutionAndPublication));
+        try
+        {
+            return lazy.Value;
+        }
+        catch
+        {
+            _loaded.TryRemove(name, out _); // let a fixed store be retried
+            throw;
+        }
+    }
+
+    public IReadOnlyList<LoadedModel> Loaded =>
+        [.. _loaded.Values.Where(l => l.IsValueCreated && l.Value is not null).Select(l => l.Value!)];
+
+    /// <summary>Reads and checks a manifest: required fields, file present, size and sha256 equal to the manifest's.</summary>
+    public static ModelManifest ReadManifest(ModelLocation location)
+    {
+        ModelManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllText(location.ManifestPath), ModelManifest.Json);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelStoreException($"{location.ManifestPath} is not a valid manifest: {e.Message}");
+        }
+        if (manifest is null) throw new ModelStoreException($"{location.ManifestPath} is empty");
+        if (manifest.Name != location.Name) throw new ModelStoreException($"{location.ManifestPath} names model '{manifest.Name}', but it sits in folder '{location.Name}'");
+        if (manifest.Input is null || manifest.Output is null) throw new ModelStoreException($"{location.ManifestPath} has no input or output section");
+        if (manifest.File.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(manifest.File))
+            throw new ModelStoreException($"{location.ManifestPath}: file '{manifest.File}' must be inside the model folder");
+        var file = Path.Combine(location.Directory, manifest.File);
+        if (!File.Exists(file)) throw new ModelStoreException($"{manifest.Id}: model file {file} is missing");
+        var size = new FileInfo(file).Length;
+        if (manifest.SizeBytes > 0 && size != manifest.SizeBytes)
+            throw new ModelStoreException($"{manifest.Id}: {file} is {size:N0} bytes, the manifest says {manifest.SizeBytes:N0}");
+        using var stream = File.OpenRead(file);
+        var sha = Convert.ToHexStringLower(SHA256.HashData(stream));
+        if (!sha.Equals(manifest.Sha256, StringComparison.OrdinalIgnoreCase))
+            throw new ModelStoreException($"{manifest.Id}: sha256 of {file} is {sha}, the manifest says {manifest.Sha256}: the file is corrupted or was replaced");
+        return manifest;
+    }
+
+    private LoadedModel? Load(string name)
+    {
+        var location = catalog.Find(name);
+        if (location is null) return null;
+        var watch = Stopwatch.StartNew();
+        var manifest = ReadManifest(location);
+        var (session, provider) = sessions.Create(manifest, Path.Combine(location.Directory, manifest.File), worker.Value.DeviceClass);
+        foreach (var input in manifest.Inputs.Where(i => !session.InputMetadata.ContainsKey(i.Name)))
+        {
+            session.Dispose();
+            throw new ModelStoreException($"{manifest.Id}: the manifest lists input '{input.Name}' but the ONNX graph has {string.Join(", ", session.InputMetadata.Keys)}");
+        }
+        var model = new LoadedModel(manifest, location.Directory, session, provider, watch.Elapsed);
+        logger.LogInformation("Loaded {Model} ({Precision}{Demo}) on {Provider} in {Seconds:F2} s",
+            manifest.Id, manifest.Precision, manifest.Demo ? ", demo weights" : "", provider, watch.Elapsed.TotalSeconds);
+        return model;
+    }
+
+    public void Dispose()
+    {
+        foreach (var model in Loaded) model.Dispose();
+    }
+}

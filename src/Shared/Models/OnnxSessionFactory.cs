@@ -1,0 +1,104 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.ML.OnnxRuntime;
+
+namespace TalkingFace.Models;
+
+/// <summary>
+/// Opens ONNX Runtime sessions with the device class's execution providers, falling back (and saying so)
+/// to the next one when a provider is not in this build or fails to start; CPU always works.
+/// </summary>
+public sealed class OnnxSessionFactory(IOptions<InferenceOptions> options, ILogger<OnnxSessionFactory> logger)
+{
+    public (InferenceSession Session, string Provider) Create(ModelManifest manifest, string modelPath, string deviceClass)
+    {
+        var o = options.Value;
+        var wanted = o.ProvidersFor(deviceClass);
+        var available = OrtEnv.Instance().GetAvailableProviders();
+        foreach (var provider in wanted.Append("CPU").Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            var sessionOptions = new SessionOptions
+            {
+                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+                IntraOpNumThreads = o.IntraOpThreads,
+                InterOpNumThreads = o.InterOpThreads,
+            };
+            try
+            {
+                var ortName = Append(sessionOptions, provider);
+                if (!available.Contains(ortName))
+                    throw new NotSupportedException($"{ortName} is not in this ONNX Runtime build (it has {string.Join(", ", available)})");
+                var (path, written) = CachedOrOriginal(manifest, modelPath, ortName, sessionOptions);
+                var session = new InferenceSession(path, sessionOptions);
+                if (written is not null) PublishCache(written, path == modelPath ? CacheName(manifest, ortName) : path);
+                if (!provider.Equals(wanted[0], StringComparison.OrdinalIgnoreCase))
+                    logger.LogWarning("Model {Model} runs on {Provider}, not the first choice {Wanted} for device class {Class}", manifest.Id, ortName, wanted[0], deviceClass);
+                else
+                    logger.LogInformation("Model {Model} runs on {Provider}", manifest.Id, ortName);
+                return (session, ortName);
+            }
+            catch (Exception e) when (e is NotSupportedException or EntryPointNotFoundException or OnnxRuntimeException or DllNotFoundException)
+            {
+                sessionOptions.Dispose();
+                logger.LogWarning("Execution provider {Provider} unavailable for {Model}: {Reason}; trying the next one", provider, manifest.Id, e.Message);
+            }
+        }
+        throw new InvalidOperationException($"no execution provider could load {manifest.Id}");
+    }
+
+    /// <summary>Adds the provider to the options and returns ONNX Runtime's name for it.</summary>
+    private static string Append(SessionOptions so, string provider)
+    {
+        switch (provider.ToUpperInvariant())
+        {
+            case "TENSORRT": so.AppendExecutionProvider_Tensorrt(0); so.AppendExecutionProvider_CUDA(0); return "TensorrtExecutionProvider";
+            case "CUDA": so.AppendExecutionProvider_CUDA(0); return "CUDAExecutionProvider";
+            case "COREML": so.AppendExecutionProvider_CoreML(CoreMLFlags.COREML_FLAG_ONLY_ENABLE_DEVICE_WITH_ANE); return "CoreMLExecutionProvider";
+            case "ROCM": so.AppendExecutionProvider_ROCm(0); return "ROCMExecutionProvider";
+            case "OPENVINO": so.AppendExecutionProvider_OpenVINO(""); return "OpenVINOExecutionProvider";
+            case "DIRECTML": so.AppendExecutionProvider_DML(0); return "DmlExecutionProvider";
+            case "CPU": return "CPUExecutionProvider";
+            default: throw new NotSupportedException($"unknown execution provider '{provider}'");
+        }
+    }
+
+    /// <summary>
+    /// With a cache folder, the first session writes ONNX Runtime's optimised graph (per model file and provider)
+    /// and later sessions load it with optimisation off, skipping the optimisation work at start.
+    /// </summary>
+    /// <remarks>Only for the CPU provider: graphs optimised for a GPU provider hold nodes only that provider can run.</remarks>
+    private (string Path, string? Written) CachedOrOriginal(ModelManifest manifest, string modelPath, string provider, SessionOptions so)
+    {
+        var cached = CacheName(manifest, provider);
+        if (cached is null || provider != "CPUExecutionProvider") return (modelPath, null);
+        if (File.Exists(cached))
+        {
+            so.GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL;
+            return (cached, null);
+        }
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(cached)!);
+        // Written under a private name and renamed once complete, so a worker starting beside this one never reads half a file.
+        var partial = cached + "." + Guid.NewGuid().ToString("N") + ".partial";
+        so.OptimizedModelFilePath = partial;
+        return (modelPath, partial);
+    }
+
+    private string? CacheName(ModelManifest manifest, string provider)
+    {
+        var folder = options.Value.OptimizedModelCache;
+        return string.IsNullOrWhiteSpace(folder) ? null
+            : System.IO.Path.GetFullPath(System.IO.Path.Combine(folder, $"{manifest.Name}-{manifest.Version}-{manifest.Sha256[..Math.Min(12, manifest.Sha256.Length)]}-{provider}.onnx"));
+    }
+
+    private void PublishCache(string written, string? target)
+    {
+        try
+        {
+            if (target is not null && File.Exists(written)) File.Move(written, target, overwrite: true);
+        }
+        catch (IOException e)
+        {
+            logger.LogDebug(e, "Optimised model not cached");
+        }
+    }
+}
