@@ -22,11 +22,11 @@ def hubert_conv_layers(channels):
     return [(channels, 10, 5)] + [(channels, 3, 2)] * 4 + [(channels, 2, 2)] * 2
 
 
-# Fast-HuBERT stores fbank computed from int16-scaled samples (its utils/extract_fbank.py multiplies the
-# [-1, 1] waveform by 2**15 before torchaudio.compliance.kaldi.fbank). Our graphs take the fbank of the
-# [-1, 1] waveform; log-mel power of 2**15 * x equals that of x plus 2*ln(2**15) in every bin (as long as
-# the bin is above Kaldi's energy floor, float32 epsilon), so a real checkpoint's CMVN mean is shifted by
-# this constant when it is folded into the graph.
+# Fast-HuBERT computes fbank from int16-scaled samples (its utils/extract_fbank.py multiplies the [-1, 1]
+# waveform by 2**15 before torchaudio.compliance.kaldi.fbank) and its CMVN stats on that. Our demo graphs take
+# the fbank of the [-1, 1] waveform; log-mel power of 2**15 * x equals that of x plus 2*ln(2**15) in every bin
+# above Kaldi's floor (float32 epsilon on the mel energy), so build.py shifts a real checkpoint's CMVN mean by
+# this constant unless told the caller feeds int16-scale fbank (--fbank-scale 32768).
 FAST_HUBERT_WAVEFORM_SCALE = 2.0 ** 15
 LOG_POWER_SHIFT = 2.0 * math.log(FAST_HUBERT_WAVEFORM_SCALE)
 

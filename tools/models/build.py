@@ -20,6 +20,7 @@ Examples:
 import argparse
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -95,12 +96,12 @@ def export_onnx(model, architecture, path, opset):
     raise last_error
 
 
-def input_notes(architecture):
+def input_notes(architecture, fbank_scale=1.0):
     if architecture == "fast-hubert":
         return {
             "fbankOptions": {
                 "function": "torchaudio.compliance.kaldi.fbank",
-                "waveformScale": 1.0, "dither": 0.0, "windowType": "povey", "preemphasisCoefficient": 0.97,
+                "waveformScale": fbank_scale, "dither": 0.0, "windowType": "povey", "preemphasisCoefficient": 0.97,
                 "removeDcOffset": True, "roundToPowerOfTwo": True, "snipEdges": True, "lowFreq": 20.0,
                 "highFreq": 0.0, "usePower": True, "useLogFbank": True, "useEnergy": False,
                 "logFloor": "float32 epsilon on mel energies",
@@ -121,7 +122,7 @@ def camel(key):
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def manifest_config(architecture, size, config, model, cmvn_note, weights_note, seed):
+def manifest_config(architecture, size, config, model, cmvn_note, weights_note, seed, fbank_scale=1.0):
     """The manifest's free-form `config`: every hyper-parameter (camelCase of the builder's argument names),
     how the input must be prepared, what the output is, and for demo models what was shrunk."""
     c = {"size": size, "weights": weights_note, "seed": seed}
@@ -134,7 +135,7 @@ def manifest_config(architecture, size, config, model, cmvn_note, weights_note, 
     else:
         c["output"] = "encoder output of FastHubertModel(features_only=True): last transformer layer, post-LN"
         c["cmvn"] = cmvn_note
-    c.update(input_notes(architecture))
+    c.update(input_notes(architecture, fbank_scale))
     if size == "demo":
         full = archs.CONFIGS["full"][architecture]
         c["demo"] = True
@@ -284,13 +285,18 @@ def build_one(args, architecture):
         licence = args.licence
         if architecture == "fast-hubert" and fmt != "ours":
             mean, std = checkpoints.load_cmvn(args.cmvn)
-            shift = archs.LOG_POWER_SHIFT if args.cmvn_waveform_scale else 0.0
-            model.set_cmvn(mean - shift if args.cmvn_waveform_scale else mean, std)
+            # log-mel power of c * x is that of x plus 2 ln c (above the float32-epsilon floor)
+            shift = 2.0 * math.log(args.cmvn_scale / args.fbank_scale)
+            model.set_cmvn(mean - shift, std)
             cmvn_note = {"inGraph": True, "source": f"{os.path.basename(args.cmvn)} (sha256 {sha256_of(args.cmvn)})",
-                         "meanShiftedBy": -shift,
-                         "why": ("stats were computed on fbank of 2**15-scaled samples (Fast-HuBERT extract_fbank.py); "
-                                 "the graph takes fbank of [-1, 1] samples, whose log-mel is 2*ln(2**15) lower")
-                         if shift else "stats used as given"}
+                         "statsWaveformScale": args.cmvn_scale, "meanShiftedBy": -shift}
+            if shift:
+                cmvn_note["approximation"] = (
+                    f"the stats are of fbank of {args.cmvn_scale:g}-scaled samples, the graph takes fbank of "
+                    f"{args.fbank_scale:g}-scaled samples: the mean is shifted by 2 ln({args.cmvn_scale:g} / "
+                    f"{args.fbank_scale:g}). Exact except in bins whose mel energy is under Kaldi's float32-epsilon "
+                    f"floor (digital silence, empty bands), which the checkpoint saw at a different level. "
+                    f"Build with --fbank-scale {args.cmvn_scale:g} for Fast-HuBERT's exact recipe")
         elif architecture == "fast-hubert":
             cmvn_note = {"inGraph": True, "source": "taken from the checkpoint (our own state dict)"}
     else:
@@ -314,7 +320,8 @@ def build_one(args, architecture):
     export_s = time.perf_counter() - t0
     onnx.checker.check_model(str(onnx_path))
     config_json = manifest_config(architecture, size, config, model, cmvn_note, weights_note,
-                                  None if args.checkpoint else args.seed)
+                                  None if args.checkpoint else args.seed,
+                                  args.fbank_scale if args.checkpoint else 1.0)
     manifest = base_manifest(name, version, architecture, onnx_path, "fp32", demo, licence, source, None, opset,
                              config_json)
     write_manifest(folder, manifest)
@@ -355,9 +362,14 @@ def parse(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", help="real weights: HF pytorch_model.bin, fairseq .pt, torchaudio state dict")
     p.add_argument("--cmvn", help="Fast-HuBERT global CMVN stats (global_cmvn.npy / .npz / cmvn.stats)")
-    p.add_argument("--cmvn-waveform-scale", type=int, choices=(0, 1), default=1,
-                   help="1 (default): the CMVN stats are of fbank of 2**15-scaled samples, as Fast-HuBERT makes "
-                        "them; shift the mean so the graph takes fbank of [-1, 1] samples. 0: use as given")
+    p.add_argument("--cmvn-scale", type=float, default=archs.FAST_HUBERT_WAVEFORM_SCALE,
+                   help="waveform scale the --cmvn stats were computed at (default 32768: Fast-HuBERT's "
+                        "extract_fbank.py multiplies [-1, 1] samples by 2**15 before fbank)")
+    p.add_argument("--fbank-scale", type=float, default=1.0,
+                   help="waveform scale of the fbank the graph takes (config.fbankOptions.waveformScale). Default 1: "
+                        "fbank of [-1, 1] samples, the contract the C# feature stage implements; the CMVN mean is "
+                        "shifted to match (approximate in floored bins). 32768 = Fast-HuBERT's exact recipe, but the "
+                        "caller must then scale the samples (KaldiFbank FbankOptions.Scale)")
     p.add_argument("--licence", help="licence of the weights (required with --checkpoint)")
     p.add_argument("--opset", type=int, help="ONNX opset (default 17, falling back to 14)")
     p.add_argument("--int8", default="", help="architectures to also quantise: comma list, 'all' or '' (none)")
@@ -373,6 +385,8 @@ def parse(argv=None):
     for m in a.models + a.int8_models:
         if m not in archs.ARCHITECTURES:
             p.error(f"unknown model {m!r}; expected {', '.join(archs.ARCHITECTURES)}")
+    if a.fbank_scale != 1.0 and not (a.checkpoint and a.models == ["fast-hubert"]):
+        p.error("--fbank-scale applies to a Fast-HuBERT --checkpoint only")
     if a.checkpoint:
         if len(a.models) != 1:
             p.error("--checkpoint needs exactly one --model")

@@ -51,12 +51,23 @@ _tolerant_pickle.loads = lambda b, **kw: _TolerantUnpickler(io.BytesIO(b), **kw)
 _tolerant_pickle.__name__ = "pickle"
 
 
+def _tolerant_torch_load(path):
+    """torch.load with unknown classes stubbed. Debian's torch 1.13 torch.load ignores its pickle_module argument
+    (it resets it to `pickle` when weights_only is False), so call the loader it dispatches to directly."""
+    from torch import serialization as ts
+    with ts._open_file_like(path, "rb") as opened:
+        if ts._is_zipfile(opened):
+            with ts._open_zipfile_reader(opened) as zipped:
+                return ts._load(zipped, "cpu", _tolerant_pickle, encoding="utf-8")
+        return ts._legacy_load(opened, "cpu", _tolerant_pickle, encoding="utf-8")
+
+
 def load_state_dict(path):
     """The tensor state dict inside a checkpoint file (fairseq: its `model` entry)."""
     try:
         obj = torch.load(path, map_location="cpu")
-    except Exception:  # fairseq checkpoints pickle omegaconf / fairseq classes we do not have
-        obj = torch.load(path, map_location="cpu", pickle_module=_tolerant_pickle)
+    except (ImportError, AttributeError):  # fairseq checkpoints pickle omegaconf / fairseq classes we do not have
+        obj = _tolerant_torch_load(path)
     if isinstance(obj, dict):
         for key in ("model", "state_dict", "model_state_dict"):
             if key in obj and isinstance(obj[key], dict):
@@ -140,6 +151,7 @@ def hubert_state_dict(state):
         out = {}
         for k, v in state.items():
             k = k[len("w2v_encoder."):] if k.startswith("w2v_encoder.") else k
+            k = k[len("w2v_model."):] if k.startswith("w2v_model.") else k
             if k in ("label_embs_concat",) or k.startswith(("proj.", "final_proj.", "mask_emb", "label_embs")):
                 continue
             mapped = ta_fairseq._map_key(k)  # torchaudio's own fairseq -> torchaudio key map

@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""Self-test of tools/models without real checkpoints (none can be downloaded here).
+
+apt packages: python3-torch python3-torchaudio python3-onnx python3-numpy.  Run: /usr/bin/python3 tools/models/selftest.py
+
+1. Checkpoint key mapping: fabricates state dicts with the key names of HF transformers (HubertForCTC, old and new
+   weight-norm names), fairseq HuBERT (pre-trained, and fine-tuned with w2v_encoder.w2v_model.), fairseq Fast-HuBERT
+   and torchaudio from one seeded model, saves them (the fairseq ones with an unimportable config object, as real
+   fairseq checkpoints pickle omegaconf objects), loads each into a differently seeded model and checks the outputs
+   are identical.
+2. CMVN folding: a Fast-HuBERT graph with stats of 2**15-scaled fbank folded in, fed fbank of the [-1, 1] clip,
+   equals the unfolded graph fed fbank of the 2**15-scaled clip (Fast-HuBERT's own feature recipe).
+3. INT8: quantize.py's graph keeps every ONNX op in the default domain and quantises exactly the Linear layers
+   int8_sim.py mirrors.
+"""
+import pickle
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(HERE))
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import torch  # noqa: E402
+
+import archs  # noqa: E402
+import build  # noqa: E402
+import checkpoints  # noqa: E402
+import int8_sim  # noqa: E402
+import make_fixtures  # noqa: E402
+import quantize  # noqa: E402
+
+FAILURES = []
+
+
+def check(label, ok, detail=""):
+    print(f"{'ok  ' if ok else 'FAIL'} {label}{(': ' + detail) if detail else ''}")
+    if not ok:
+        FAILURES.append(label)
+
+
+# ------------------------------------------------------------------- fabricated checkpoints, written from scratch
+def hf_keys(ta_state, new_weight_norm=False):
+    """torchaudio Wav2Vec2Model keys -> HF HubertForCTC keys."""
+    out = {}
+    for k, v in ta_state.items():
+        if k.startswith("encoder.feature_projection."):
+            k = k[len("encoder."):]
+        elif k.startswith("encoder.transformer."):
+            k = "encoder." + k[len("encoder.transformer."):]
+            if new_weight_norm:
+                k = k.replace("pos_conv_embed.conv.weight_g", "pos_conv_embed.conv.parametrizations.weight.original0")
+                k = k.replace("pos_conv_embed.conv.weight_v", "pos_conv_embed.conv.parametrizations.weight.original1")
+        out["hubert." + k] = v
+    width = ta_state["encoder.feature_projection.projection.weight"].shape[0]
+    out["hubert.masked_spec_embed"] = torch.zeros(width)
+    out["lm_head.weight"] = torch.zeros(32, width)
+    out["lm_head.bias"] = torch.zeros(32)
+    return out
+
+
+def fairseq_encoder_keys(ta_state):
+    """torchaudio encoder keys -> fairseq HubertModel keys (feature LayerNorm, post_extract_proj, encoder.*)."""
+    out = {}
+    for k, v in ta_state.items():
+        if k.startswith("encoder.feature_projection.layer_norm."):
+            out["layer_norm." + k.rsplit(".", 1)[1]] = v
+        elif k.startswith("encoder.feature_projection.projection."):
+            out["post_extract_proj." + k.rsplit(".", 1)[1]] = v
+        elif k.startswith("encoder.transformer.pos_conv_embed.conv."):
+            out["encoder.pos_conv.0." + k.rsplit(".", 1)[1]] = v
+        elif k.startswith("encoder.transformer.layer_norm."):
+            out["encoder.layer_norm." + k.rsplit(".", 1)[1]] = v
+        elif k.startswith("encoder.transformer.layers."):
+            parts = k.split(".")
+            n, rest = parts[3], ".".join(parts[4:])
+            rest = (rest.replace("attention.", "self_attn.")
+                    .replace("feed_forward.intermediate_dense.", "fc1.")
+                    .replace("feed_forward.output_dense.", "fc2."))
+            if rest.startswith("layer_norm."):
+                rest = "self_attn_layer_norm." + rest[len("layer_norm."):]
+            out[f"encoder.layers.{n}.{rest}"] = v
+    return out
+
+
+def fairseq_hubert_keys(ta_state, extractor_mode):
+    out = fairseq_encoder_keys(ta_state)
+    for k, v in ta_state.items():
+        if k.startswith("feature_extractor.conv_layers."):
+            _, _, n, part, leaf = k.split(".")
+            if part == "conv":
+                out[f"feature_extractor.conv_layers.{n}.0.{leaf}"] = v
+            elif extractor_mode == "layer_norm":
+                out[f"feature_extractor.conv_layers.{n}.2.1.{leaf}"] = v
+            else:  # group norm: only layer 0 has it
+                out[f"feature_extractor.conv_layers.{n}.2.{leaf}"] = v
+    width = ta_state["encoder.feature_projection.projection.weight"].shape[0]
+    out["mask_emb"] = torch.zeros(width)
+    out["label_embs_concat"] = torch.zeros(504, 256)
+    out["final_proj.weight"] = torch.zeros(256, width)
+    out["final_proj.bias"] = torch.zeros(256)
+    return out
+
+
+def fairseq_fast_hubert_keys(model):
+    state = model.state_dict()
+    out = fairseq_encoder_keys({k: v for k, v in state.items() if k.startswith("encoder.")})
+    out.update({k: v for k, v in state.items() if k.startswith("subsample.")})
+    out["feature_extractor.conv_layers.0.0.weight"] = torch.zeros(512, 1, 10)  # HubertModel's unused extractor
+    out["feature_extractor.conv_layers.0.2.weight"] = torch.ones(512)
+    out["mask_emb"] = torch.zeros(model.encoder.feature_projection.projection.out_features)
+    out["label_embs_concat"] = torch.zeros(1004, 256)
+    out["final_proj.0.weight"] = torch.zeros(500, 768)
+    return out
+
+
+class _Unimportable:  # stands in for omegaconf.DictConfig in a fairseq checkpoint
+    def __init__(self):
+        self.content = {"model": {"_name": "hubert"}}
+
+
+def save_fairseq(path, model_state):
+    module = types.ModuleType("missing_omegaconf_for_selftest")
+    _Unimportable.__module__ = module.__name__
+    module._Unimportable = _Unimportable
+    sys.modules[module.__name__] = module
+    try:
+        torch.save({"cfg": _Unimportable(), "model": model_state, "optimizer_history": []}, path)
+    finally:
+        del sys.modules[module.__name__]
+        _Unimportable.__module__ = __name__
+
+
+def same_output(label, reference, loaded, x):
+    with torch.no_grad():
+        a, b = reference(x), loaded(x)
+    if isinstance(a, tuple):  # torchaudio Wav2Vec2Model returns (features, lengths)
+        a, b = a[0], b[0]
+    diff = float((a - b).abs().max())
+    check(label, diff == 0.0, f"max abs diff {diff:.3g}")
+
+
+def test_checkpoints(tmp):
+    torch.manual_seed(0)
+    wav = torch.randn(1, 8000)
+    for arch in ("hubert-large", "hubert-base"):
+        source, config = build.seeded_model(arch, "demo", 1)
+        ta_state = source.model.state_dict()
+        cases = {
+            "torchaudio": ta_state,
+            "hf": hf_keys(ta_state),
+            "hf-parametrizations": hf_keys(ta_state, new_weight_norm=True),
+            "fairseq": fairseq_hubert_keys(ta_state, config["extractor_mode"]),
+            "fairseq-finetuned": {("w2v_encoder.w2v_model." + k): v
+                                  for k, v in fairseq_hubert_keys(ta_state, config["extractor_mode"]).items()},
+        }
+        for name, state in cases.items():
+            path = Path(tmp) / f"{arch}-{name}.pt"
+            if name.startswith("fairseq"):
+                save_fairseq(path, state)
+            else:
+                torch.save(state, path)
+            target, _ = build.seeded_model(arch, "demo", 2)
+            fmt = checkpoints.load_into(target, arch, str(path))
+            same_output(f"{arch}: {name} checkpoint ({fmt}) loads", source.model, target.model, wav)
+    fb = make_fixtures.fbank(wav[0]).unsqueeze(0)
+    source, _ = build.seeded_model("fast-hubert", "demo", 1)
+    path = Path(tmp) / "fast-hubert-fairseq.pt"
+    save_fairseq(path, fairseq_fast_hubert_keys(source))
+    target, _ = build.seeded_model("fast-hubert", "demo", 2)
+    fmt = checkpoints.load_into(target, "fast-hubert", str(path))
+    target.projection.load_state_dict(source.projection.state_dict())  # the demo projection is not in a checkpoint
+    same_output(f"fast-hubert: fairseq checkpoint ({fmt}) loads", source, target, fb)
+    path = Path(tmp) / "fast-hubert-ours.pt"
+    torch.save(source.state_dict(), path)
+    target, _ = build.seeded_model("fast-hubert", "demo", 3)
+    fmt = checkpoints.load_into(target, "fast-hubert", str(path))
+    same_output(f"fast-hubert: our own state dict ({fmt}) loads whole", source, target, fb)
+    try:
+        checkpoints.load_into(build.seeded_model("hubert-base", "demo", 0)[0], "hubert-base",
+                              str(Path(tmp) / "hubert-large-hf.pt"))
+        check("a checkpoint of another architecture is refused", False)
+    except ValueError as error:
+        check("a checkpoint of another architecture is refused", True, str(error)[:90] + "...")
+
+
+def test_cmvn_folding(tmp):
+    clip = make_fixtures.clip_16k()[:32000]
+    floor = float(np.log(np.finfo(np.float32).eps))
+    floored = int((make_fixtures.fbank(clip) <= floor + 1e-4).sum())
+    scaled = make_fixtures.fbank(clip * archs.FAST_HUBERT_WAVEFORM_SCALE)
+    print(f"     (hello.wav, first 2 s: {floored} of {scaled.numel()} fbank values sit on the float32-eps floor at "
+          f"[-1, 1] scale, {int((scaled <= floor + 1e-4).sum())} at 2**15 scale; the values floored in one scale "
+          f"but not the other are where a folded mean shift is not exact)")
+    mean, std = scaled.mean(0).numpy(), scaled.std(0, unbiased=False).numpy()
+    np.save(Path(tmp) / "global_cmvn.npy", {"mean": mean, "std": std})
+    with open(Path(tmp) / "cmvn.stats", "w") as f:
+        n = scaled.shape[0]
+        f.write(f"{n}\n" + " ".join(str(float(v)) for v in scaled.double().sum(0)) + "\n"
+                + " ".join(str(float(v)) for v in (scaled.double() ** 2).sum(0)) + "\n")
+    m1, s1 = checkpoints.load_cmvn(Path(tmp) / "global_cmvn.npy")
+    m2, s2 = checkpoints.load_cmvn(Path(tmp) / "cmvn.stats")
+    check("cmvn: global_cmvn.npy and cmvn.stats read alike", np.allclose(m1, m2, atol=1e-4) and np.allclose(s1, s2, rtol=1e-3),
+          f"max mean diff {np.abs(m1 - m2).max():.2g}, max std ratio {np.abs(s1 / s2 - 1).max():.2g}")
+    folded, _ = build.seeded_model("fast-hubert", "demo", 0)
+    folded.set_cmvn(m1 - archs.LOG_POWER_SHIFT, s1)
+    unfolded, _ = build.seeded_model("fast-hubert", "demo", 0)
+    unfolded.set_cmvn(m1, s1)
+    with torch.no_grad():  # the same log-mel values, one of them expressed at [-1, 1] scale
+        a = folded((scaled - archs.LOG_POWER_SHIFT).unsqueeze(0))
+        b = unfolded(scaled.unsqueeze(0))
+    diff = float((a - b).abs().max())
+    check("cmvn: a mean folded by -2 ln 2**15 takes [-1, 1]-scale log-mel to the same features", diff < 1e-3,
+          f"max abs diff {diff:.3g} (float rounding of the 20.79 shift)")
+
+
+def test_int8(tmp):
+    model, _ = build.seeded_model("fast-hubert", "demo", 0)
+    path = Path(tmp) / "fh.onnx"
+    build.export_onnx(model, "fast-hubert", path, 17)
+    q, report = quantize.quantize_dynamic(onnx.load(str(path)), 4096)
+    domains = {n.domain for n in q.graph.node}
+    check("int8: only default-domain ops", domains <= {""}, str(sorted(domains)))
+    ops = {n.op_type for n in q.graph.node}
+    check("int8: ORT dynamic pattern present", {"DynamicQuantizeLinear", "MatMulInteger", "Cast"} <= ops)
+    fresh, _ = build.seeded_model("fast-hubert", "demo", 0)
+    _, count = int8_sim.simulate(fresh, 4096)
+    check("int8: mirror replaces exactly the quantised MatMuls", count == report["quantizedMatMuls"],
+          f"{count} Linear vs {report['quantizedMatMuls']} MatMulInteger")
+    w = np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32)
+    for wt in ("int8", "uint8"):
+        for pc in (False, True):
+            qw, s, zp = quantize.quantize_weight(w, wt, pc)
+            err = np.abs((qw.astype(np.float32) - zp.astype(np.float32)) * s - w).max()
+            check(f"int8: {wt} {'per-channel' if pc else 'per-tensor'} weight round trip", err <= np.max(s) / 2 + 1e-7,
+                  f"max error {err:.3g}")
+
+
+def main():
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        test_checkpoints(tmp)
+        test_cmvn_folding(tmp)
+        test_int8(tmp)
+    print("all passed" if not FAILURES else f"{len(FAILURES)} failed: {FAILURES}")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
