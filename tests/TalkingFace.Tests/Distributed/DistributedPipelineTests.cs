@@ -64,6 +64,37 @@ public sealed class DistributedPipelineTests(DistributedServices services)
     }
 
     [Fact]
+    public async Task With_the_demo_models_the_separate_audio_worker_stores_features_and_f0_in_s3()
+    {
+        await using var pipeline = await DistributedPipeline.CreateAsync(services, new Dictionary<string, string?>
+        {
+            ["Models:Root"] = Path.Combine(TestPaths.RepoRoot, "models"),
+            ["Inference:OptimizedModelCache"] = "",
+        });
+        var client = pipeline.Gateway();
+        await pipeline.StartAudioWorkerAsync("audio-worker-features");
+        using var form = new MultipartFormDataContent();
+        form.Add(new StreamContent(File.OpenRead(TestPaths.MacronSpeech)), "audio", "MacronSpeech.wav");
+        form.Add(new StringContent("fast-hubert-int8"), "featureModel");
+        using var response = await client.PostAsync("/api/jobs/talking-face", form);
+        var submitted = (await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync<TalkingFace.Gateway.Jobs.JobView>(response.Content, DistributedPipeline.Json))!;
+
+        // No motion worker runs here: the job moves on to the motion queue and waits there.
+        var job = await DistributedPipeline.WaitForAsync(client, submitted.Id, j => j.Stages.Single(s => s.Name == Stages.Motion).State == "queued" || DistributedPipeline.IsTerminal(j));
+        var audio = Assert.Single(job.Stages, s => s.Name == Stages.Audio);
+        Assert.True(audio.State == "succeeded", audio.Reason);
+        Assert.Equal("audio-worker-features", audio.WorkerId);
+        Assert.Equal("CPUExecutionProvider", audio.Provider);
+        Assert.StartsWith("fast-hubert-int8@", audio.Model);
+        Assert.Equal("running", job.State);
+
+        var features = TalkingFace.Media.Npy.Read(new MemoryStream(await pipeline.ReadObjectAsync(ArtifactNames.Key(job.Id, Stages.Audio, ArtifactNames.Features))));
+        var f0 = TalkingFace.Media.Npy.Read(new MemoryStream(await pipeline.ReadObjectAsync(ArtifactNames.Key(job.Id, Stages.Audio, ArtifactNames.F0))));
+        Assert.Equal(768, features.Shape[1]);
+        Assert.Equal((189_782 - 80) / 320, f0.Shape[0]);
+    }
+
+    [Fact]
     public async Task A_worker_that_dies_before_acking_leaves_no_stuck_job()
     {
         await using var pipeline = await DistributedPipeline.CreateAsync(services);
