@@ -32,6 +32,7 @@ public sealed class StandaloneGateway : IAsyncDisposable
             ["Database:ConnectionString"] = $"Data Source={Path.Combine(dataDirectory, "talkingface.db")}",
             ["Storage:LocalRoot"] = Path.Combine(dataDirectory, "artifacts"),
             ["Models:Root"] = modelsDirectory,
+            ["Inference:OptimizedModelCache"] = Path.Combine(dataDirectory, "ort-cache"),
             ["Pipeline:SweepInterval"] = "00:00:00.500",
             ["Worker:ProgressInterval"] = "00:00:01",
             ["Logging:LogLevel:Default"] = verbose ? "Information" : "Warning",

@@ -64,18 +64,16 @@ public sealed class OnnxSessionFactory(IOptions<InferenceOptions> options, ILogg
 
     /// <summary>
     /// With a cache folder, the first session writes ONNX Runtime's optimised graph (per model file and provider)
-    /// and later sessions load it with optimisation off, skipping the optimisation work at start.
+    /// and later sessions start from it, skipping most of the optimisation work at start.
     /// </summary>
     /// <remarks>Only for the CPU provider: graphs optimised for a GPU provider hold nodes only that provider can run.</remarks>
     private (string Path, string? Written) CachedOrOriginal(ModelManifest manifest, string modelPath, string provider, SessionOptions so)
     {
         var cached = CacheName(manifest, provider);
         if (cached is null || provider != "CPUExecutionProvider") return (modelPath, null);
-        if (File.Exists(cached))
-        {
-            so.GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL;
-            return (cached, null);
-        }
+        if (File.Exists(cached)) return (cached, null); // the layout passes left out below run at load; they are cheap
+        // Saved at the extended level: the full level adds layout changes tuned to this CPU, which a shared cache must not carry.
+        so.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED;
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(cached)!);
         // Written under a private name and renamed once complete, so a worker starting beside this one never reads half a file.
         var partial = cached + "." + Guid.NewGuid().ToString("N") + ".partial";
