@@ -181,6 +181,9 @@ def write_manifest(folder, manifest):
 def base_manifest(name, version, architecture, onnx_path, precision, demo, licence, source, quantized_from,
                   opset, config):
     inp, shape, _, out = io_spec(architecture)
+    if inp.get("fbank") is not None:
+        # The C# fbank multiplies the samples by this before the log-mel (FbankOptions.Scale).
+        inp["fbank"]["waveformScale"] = ((config or {}).get("fbankOptions") or {}).get("waveformScale", 1.0)
     return {
         "name": name, "version": version, "task": "audio-features", "architecture": architecture,
         "file": onnx_path.name, "sha256": sha256_of(onnx_path), "sizeBytes": onnx_path.stat().st_size,

@@ -55,7 +55,7 @@ public sealed class FeatureExtractor(IOptions<FeatureExtractionOptions> options)
             case "fbank":
             {
                 var spec = input.Fbank ?? new FbankSpec();
-                var fbank = KaldiFbank.Compute(samples16k, 16000, new FbankOptions { MelBins = spec.NumMelBins, FrameLengthMs = spec.FrameLengthMs, FrameShiftMs = spec.FrameShiftMs });
+                var fbank = KaldiFbank.Compute(samples16k, 16000, new FbankOptions { MelBins = spec.NumMelBins, FrameLengthMs = spec.FrameLengthMs, FrameShiftMs = spec.FrameShiftMs, Scale = spec.WaveformScale });
                 var data = fbank.Data;
                 if (fbank.Frames == 0) data = new float[spec.NumMelBins]; // one silent frame rather than none
                 var framesPerSecond = 1000.0 / spec.FrameShiftMs / FbankHop;
