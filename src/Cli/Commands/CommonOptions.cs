@@ -26,7 +26,7 @@ public static class CommonOptions
 
     public static Option<string> FeatureModel() => new("--feature-model")
     {
-        Description = "hubert-large | hubert-base | fast-hubert | fast-hubert-int8",
+        Description = "hubert-large | hubert-large-int8 | fast-hubert | fast-hubert-int8 (the motion model that reads it is picked for you)",
         DefaultValueFactory = _ => "hubert-large",
     };
 

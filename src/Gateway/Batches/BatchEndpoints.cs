@@ -37,7 +37,7 @@ public static class BatchEndpoints
     }
 
     private static async Task<IResult> SubmitBatch(HttpRequest request, JobsDbContext db, JobSubmitter submitter,
-        IOptions<GatewayOptions> gateway, IOptions<PipelineOptions> pipeline, CancellationToken ct)
+        IOptions<GatewayOptions> gateway, IOptions<PipelineOptions> pipeline, MotionModelContracts motion, CancellationToken ct)
     {
         var (form, problem) = await SubmitForm.ReadAsync(request, gateway.Value.MaxUploadBytes, ct);
         if (problem is not null) return problem;
@@ -47,7 +47,7 @@ public static class BatchEndpoints
         foreach (var file in files) form.Check("files", file, k => k.IsAudio(), "an audio file");
         var kind = form.Choice("kind", [JobKinds.TalkingFace], JobKinds.TalkingFace);
         var name = form.Text("name", 200);
-        var (options, deviceClass, priority) = JobEndpoints.ReadTalkingFaceOptions(form, pipeline.Value);
+        var (options, deviceClass, priority) = JobEndpoints.ReadTalkingFaceOptions(form, pipeline.Value, motion);
         if (form.HasErrors) return form.ValidationProblem();
         foreach (var file in files)
         {

@@ -8,6 +8,7 @@ using TalkingFace.Gateway.Jobs;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
 using TalkingFace.Messaging;
+using TalkingFace.Models;
 using TalkingFace.Storage;
 using TalkingFace.Telemetry;
 using TalkingFace.Workers;
@@ -38,6 +39,8 @@ public static class GatewayExtensions
 
         builder.Services.AddScoped<StageDispatcher>();
         builder.Services.AddScoped<JobSubmitter>();
+        builder.AddModelStore();
+        builder.Services.AddSingleton<MotionModelContracts>();
         builder.Services.AddSingleton<StageSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StageSweeper>());
 

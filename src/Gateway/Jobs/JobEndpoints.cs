@@ -19,7 +19,8 @@ public static class JobEndpoints
 
         jobs.MapPost("/talking-face", SubmitTalkingFace)
             .WithSummary("Submit a talking-face job: multipart field 'audio' plus options")
-            .WithDescription("Form fields: audio (file, required), featureModel (hubert-large | hubert-base | fast-hubert | fast-hubert-int8), " +
+            .WithDescription("Form fields: audio (file, required), featureModel (hubert-large | hubert-large-int8 | hubert-base | fast-hubert | fast-hubert-int8), " +
+                             "motionModel (default: the one that takes the feature model: geneface-a2m for HuBERT-large, geneface-a2m-fast for Fast-HuBERT), " +
                              "deviceClass (cpu | rtx | jetson | apple | auto), priority (0-9), seed (int), temperature (0-2). Header Idempotency-Key is honoured.")
             .DisableAntiforgery();
         jobs.MapPost("/hair", SubmitHair)
@@ -33,18 +34,31 @@ public static class JobEndpoints
         return app;
     }
 
-    internal static (TalkingFaceOptions Options, string DeviceClass, int Priority) ReadTalkingFaceOptions(SubmitForm form, PipelineOptions pipeline)
+    internal static (TalkingFaceOptions Options, string DeviceClass, int Priority) ReadTalkingFaceOptions(SubmitForm form, PipelineOptions pipeline, MotionModelContracts motion)
     {
         var featureModel = form.Choice("featureModel", TalkingFaceOptions.FeatureModels, "hubert-large");
+        var motionModel = form.Text("motionModel", 100);
+        if (motionModel is null)
+        {
+            motionModel = motion.DefaultFor(featureModel) ?? "";
+            if (motionModel.Length == 0)
+                form.Error("featureModel", $"no audio-to-motion model takes '{featureModel}' features ({motion.Describe()}).");
+        }
+        else if (!motion.Fits(motionModel, featureModel))
+        {
+            form.Error("motionModel", motion.Accepts.ContainsKey(motionModel)
+                ? $"'{motionModel}' does not take '{featureModel}' features ({motion.Describe()})."
+                : $"'{motionModel}' is not an audio-to-motion model ({motion.Describe()}).");
+        }
         var deviceClass = form.Choice("deviceClass", [.. pipeline.KnownDeviceClasses, DeviceClasses.Auto], DeviceClasses.Auto);
         var priority = form.Integer("priority", 0, 0, 9);
         var seed = form.Integer("seed", 0, 0, int.MaxValue);
         var temperature = form.Number("temperature", 0.2, 0, 2);
-        return (new TalkingFaceOptions(featureModel, TalkingFaceOptions.DefaultMotionModel, seed, temperature), deviceClass, priority);
+        return (new TalkingFaceOptions(featureModel, motionModel, seed, temperature), deviceClass, priority);
     }
 
     private static async Task<IResult> SubmitTalkingFace(HttpRequest request, JobSubmitter submitter,
-        IOptions<GatewayOptions> gateway, IOptions<PipelineOptions> pipeline, CancellationToken ct)
+        IOptions<GatewayOptions> gateway, IOptions<PipelineOptions> pipeline, MotionModelContracts motion, CancellationToken ct)
     {
         var (form, problem) = await SubmitForm.ReadAsync(request, gateway.Value.MaxUploadBytes, ct);
         if (problem is not null) return problem;
@@ -52,7 +66,7 @@ public static class JobEndpoints
         if (audio is null && form.Form.Files.GetFile("audio") is { Length: > 0 } wrong && !SubmitForm.Sniff(wrong).IsAudio())
             return Problems.Status(StatusCodes.Status415UnsupportedMediaType, "Not an audio file",
                 $"'{wrong.FileName}' is {DescribeKind(SubmitForm.Sniff(wrong))}, not audio. Send WAV, FLAC, MP3, OGG, M4A or WebM audio.");
-        var (options, deviceClass, priority) = ReadTalkingFaceOptions(form, pipeline.Value);
+        var (options, deviceClass, priority) = ReadTalkingFaceOptions(form, pipeline.Value, motion);
         if (form.HasErrors) return form.ValidationProblem();
         if (await AudioProbe.CheckAsync(audio!, ct) is { } invalid) return Problems.Status(StatusCodes.Status400BadRequest, "The audio cannot be used", invalid);
 

@@ -5,8 +5,7 @@ namespace TalkingFace.Gateway.Pipeline;
 /// <summary>Options of a talking-face job, validated at submit and stored with the job.</summary>
 public sealed record TalkingFaceOptions(string FeatureModel, string MotionModel, int Seed, double Temperature)
 {
-    public static readonly IReadOnlyList<string> FeatureModels = ["hubert-large", "hubert-base", "fast-hubert", "fast-hubert-int8"];
-    public const string DefaultMotionModel = "geneface-a2m";
+    public static readonly IReadOnlyList<string> FeatureModels = ["hubert-large", "hubert-large-int8", "hubert-base", "fast-hubert", "fast-hubert-int8"];
 }
 
 /// <summary>Options of a hair job.</summary>

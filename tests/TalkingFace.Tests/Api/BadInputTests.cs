@@ -119,6 +119,26 @@ public sealed class BadInputTests(StandaloneGatewayFactory gateway) : IClassFixt
 
     // ---- talking-face submit: the options ----
 
+    [Fact]
+    public async Task Features_a_motion_model_cannot_read_are_refused_at_submit_saying_which_fit()
+    {
+        using var form = GatewayApi.Form([("audio", "speech.wav", Clip())], ("featureModel", "fast-hubert"), ("motionModel", "geneface-a2m"));
+        using var response = await _client.PostAsync("/api/jobs/talking-face", form);
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        var errors = FieldErrors(problem, "motionModel");
+        Assert.Contains("does not take 'fast-hubert'", errors);
+        Assert.Contains("geneface-a2m-fast takes fast-hubert", errors);
+    }
+
+    [Fact]
+    public async Task Features_no_motion_model_reads_are_refused_at_submit()
+    {
+        using var form = GatewayApi.Form([("audio", "speech.wav", Clip())], ("featureModel", "hubert-base"));
+        using var response = await _client.PostAsync("/api/jobs/talking-face", form);
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("no audio-to-motion model takes 'hubert-base'", FieldErrors(problem, "featureModel"));
+    }
+
     [Theory]
     [InlineData("featureModel", "banana", "hubert-large")]
     [InlineData("priority", "99", "0 to 9")]
@@ -126,6 +146,7 @@ public sealed class BadInputTests(StandaloneGatewayFactory gateway) : IClassFixt
     [InlineData("deviceClass", "gpu9", "cpu")]
     [InlineData("seed", "-1", "whole number")]
     [InlineData("temperature", "NaN", "not a number")]
+    [InlineData("motionModel", "banana", "not an audio-to-motion model")]
     public async Task Malformed_option_is_400_naming_the_field(string field, string value, string hint)
     {
         var before = await _client.CountJobsAsync();
