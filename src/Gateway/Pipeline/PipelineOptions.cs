@@ -40,6 +40,9 @@ public sealed class PipelineOptions
     /// <summary>A worker not heard from for this long is shown as dead in the fleet.</summary>
     public TimeSpan WorkerTimeout { get; set; } = TimeSpan.FromSeconds(45);
 
+    /// <summary>A worker not heard from for this long is dropped from the fleet registry.</summary>
+    public TimeSpan ForgetWorkersAfter { get; set; } = TimeSpan.FromHours(1);
+
     public TimeSpan BackoffBefore(int attempt)
     {
         var backoff = RetryBackoff is { Length: > 0 } configured ? configured : DefaultRetryBackoff;

@@ -40,6 +40,9 @@ public sealed class StageSweeper(IServiceScopeFactory scopes, IOptions<PipelineO
         var db = scope.ServiceProvider.GetRequiredService<JobsDbContext>();
         var dispatcher = scope.ServiceProvider.GetRequiredService<StageDispatcher>();
 
+        var forgetBefore = now - o.ForgetWorkersAfter;
+        await db.Workers.Where(w => w.LastSeenAt < forgetBefore).ExecuteDeleteAsync(ct);
+
         var jobIds = await db.Stages
             .Where(s => (s.State == StageState.Pending && s.DispatchAfter != null && s.DispatchAfter <= now)
                      || (s.State == StageState.Queued && s.DispatchedAt < queuedBefore)
