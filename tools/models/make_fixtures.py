@@ -13,6 +13,8 @@ then the first `--seconds` (default 2.0 s = 32,000 samples) go to the models (ba
   * Fast-HuBERT: input = torchaudio.compliance.kaldi.fbank(x, num_mel_bins=80, dither=0.0) of the [-1, 1]
     waveform (other options at their defaults: 25 ms / 10 ms, povey window, snip_edges), shape [1, 198, 80]
   * INT8 models: same input as their fp32 parent; output = int8_sim.py's PyTorch mirror of the int8 graph
+  * audio-to-motion models (task "audio-to-motion", geneface-a2m*): build_a2m.write_fixtures writes features.npy,
+    f0.npy, mask.npy, z.npy, exp.npy and meta.json (demo HuBERT-large / Fast-HuBERT features of the clip, Praat F0)
 Each model's fixture folder {out}/{name}/ gets input.npy, output.npy (float32) and meta.json. {out}/fbank/ gets
 waveform.npy (the whole resampled clip, [-1, 1], 16 kHz, including the digitally silent tail) and
 fbank_reference.npy (its fbank as above, [frames, 80]).
@@ -138,6 +140,11 @@ def main(argv=None):
     for name in names:
         versions = sorted(v for v in (store / name).iterdir() if (v / "manifest.json").exists())
         manifest = json.loads((versions[-1] / "manifest.json").read_text())
+        if manifest.get("task") == "audio-to-motion":  # GeneFace++ audio-to-motion: build_a2m.py writes its own set
+            import build_a2m
+            model, fp32_model = build_a2m.rebuild(manifest)
+            build_a2m.write_fixtures(manifest, model, out, clip, fp32_model)
+            continue
         model, fp32_model = rebuild(manifest, store)
         arch = manifest["architecture"]
         if manifest["input"]["kind"] == "fbank":

@@ -12,8 +12,14 @@ apt packages: python3-torch python3-torchaudio python3-onnx python3-numpy.  Run:
    equals the unfolded graph fed fbank of the 2**15-scaled clip (Fast-HuBERT's own feature recipe).
 3. INT8: quantize.py's graph keeps every ONNX op in the default domain and quantises exactly the Linear layers
    int8_sim.py mirrors.
+4. GeneFace++ audio-to-motion (a2m.py): a checkpoint fabricated with GeneFace++'s key names (model.-prefixed
+   state_dict in a .ckpt, weight_g/weight_v weight norm, the training-only FVAE encoder, BatchNorm counters) at
+   GeneFace++'s full widths loads and reproduces the source model; variants (new-style weight-norm parametrizations,
+   an id_exp 144-channel decoder, an eye_amp_embed model) load; a wrong feature width and a model without the prior
+   flow are refused; the demo landmark basis has the iBUG layout it claims.
 """
 import pickle
+import re
 import sys
 import tempfile
 import types
@@ -240,12 +246,115 @@ def test_int8(tmp):
                   f"max error {err:.3g}")
 
 
+# ------------------------------------------------------------------- GeneFace++ audio-to-motion
+WN_WEIGHT = re.compile(r"^(vae\.(?:decoder\.wn|encoder\.wn|prior_flow\.flows\.\d+\.enc)\."
+                       r"(?:cond_layer|in_layers\.\d+|res_skip_layers\.\d+))\.weight$")
+
+
+def genefacepp_state(model, cfg, new_weight_norm=False, id_exp=False, seed=5):
+    """A PitchContourVAEModel state dict as GeneFace++ would save it, fabricated from `model`: every WaveNet conv
+    under torch weight norm (weight_g = ||v|| per output channel, weight_v a rescaled copy of the weight), the
+    training-only FVAE encoder (pre_net, 8-layer WN, out_proj) and BatchNorm counters added, keys 'model.'-prefixed."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for k, v in model.state_dict().items():
+        m = WN_WEIGHT.match(k)
+        if m:
+            scale = 0.5 + torch.rand(v.shape[0], 1, 1, generator=g)
+            weight_v = v * scale                                  # any v along the same direction
+            weight_g = v.flatten(1).norm(dim=1).view(-1, 1, 1)     # g = |w|, so g * v / |v| = w
+            if new_weight_norm:
+                out[m.group(1) + ".parametrizations.weight.original0"] = weight_g
+                out[m.group(1) + ".parametrizations.weight.original1"] = weight_v
+            else:
+                out[m.group(1) + ".weight_g"] = weight_g
+                out[m.group(1) + ".weight_v"] = weight_v
+        else:
+            out[k] = v.clone()
+    if id_exp:  # 80 identity + 64 expression channels, GeneFace++ takes pred[:, 80:] as exp
+        w, b = out["vae.decoder.out_proj.weight"], out["vae.decoder.out_proj.bias"]
+        out["vae.decoder.out_proj.weight"] = torch.cat([torch.randn(80, *w.shape[1:], generator=g), w])
+        out["vae.decoder.out_proj.bias"] = torch.cat([torch.randn(80, generator=g), b])
+    out["mel_encoder.1.num_batches_tracked"] = torch.tensor(123456)
+    out["pitch_encoder.1.num_batches_tracked"] = torch.tensor(123456)
+    h, s = cfg["decoder_hidden"], cfg["latent_stride"]
+    out["vae.encoder.pre_net.0.weight"] = torch.randn(h, cfg["out_dim"], 2 * s, generator=g)
+    out["vae.encoder.pre_net.0.bias"] = torch.zeros(h)
+    for i in range(8):
+        out[f"vae.encoder.wn.in_layers.{i}.weight_g"] = torch.ones(2 * h, 1, 1)
+        out[f"vae.encoder.wn.in_layers.{i}.weight_v"] = torch.randn(2 * h, h, 5, generator=g)
+        out[f"vae.encoder.wn.in_layers.{i}.bias"] = torch.zeros(2 * h)
+    out["vae.encoder.out_proj.weight"] = torch.randn(2 * cfg["latent_channels"], h, 1, generator=g)
+    out["vae.encoder.out_proj.bias"] = torch.zeros(2 * cfg["latent_channels"])
+    return {"model." + k: v for k, v in out.items()}
+
+
+def a2m_outputs(model, cfg, frames=32):
+    import build_a2m
+    with torch.no_grad():
+        return model(*build_a2m.dummy_inputs(cfg, frames=frames, batch=2))
+
+
+def test_a2m(tmp):
+    import a2m
+    cases = [("geneface-a2m", {}, {}), ("geneface-a2m", {"new_weight_norm": True}, {}),
+             ("geneface-a2m", {"id_exp": True}, {}),
+             ("geneface-a2m", {}, {"use_eye_amp_embed": True, "use_mouth_amp_embed": False}),
+             ("geneface-a2m-fast", {}, {})]
+    for contract, how, change in cases:
+        torch.manual_seed(11)
+        cfg = a2m.config_for(contract, "full")                 # GeneFace++'s published widths
+        cfg.update(change)
+        source, cfg = a2m.build(contract, config=cfg)
+        a2m.demo_batchnorm_stats(source, 11)
+        path = Path(tmp) / f"a2m-{contract}-{len(how)}-{len(change)}.ckpt"
+        torch.save({"state_dict": genefacepp_state(source, cfg, **how), "global_step": 400000,
+                    "optimizer_states": [], "epoch": 3}, path)
+        loaded, lcfg, report = a2m.load_checkpoint(str(path), contract)
+        diff = float((a2m_outputs(source, cfg) - a2m_outputs(loaded, lcfg)).abs().max())
+        label = f"a2m: GeneFace++ {contract} checkpoint {how or ''}{change or ''} loads"
+        check(label, diff < 1e-5 and lcfg == cfg,
+              f"max abs diff {diff:.2g}, {report['loaded']} tensors, {report['weightNormFolded']} weight norms folded, "
+              f"{report['droppedTrainingOnly']} training-only dropped, {report['outProj']}")
+    # refused: HuBERT-large weights into the Fast-HuBERT contract; a VAEModel without the prior flow
+    path = Path(tmp) / "a2m-geneface-a2m-0-0.ckpt"
+    try:
+        a2m.load_checkpoint(str(path), "geneface-a2m-fast")
+        check("a2m: a 1024-d checkpoint is refused for the 768-d contract", False)
+    except ValueError as error:
+        check("a2m: a 1024-d checkpoint is refused for the 768-d contract", True, str(error)[-70:])
+    state = torch.load(path)["state_dict"]
+    torch.save({"state_dict": {k: v for k, v in state.items() if ".prior_flow." not in k}}, Path(tmp) / "noflow.ckpt")
+    try:
+        a2m.load_checkpoint(str(Path(tmp) / "noflow.ckpt"), "geneface-a2m")
+        check("a2m: a checkpoint without the prior flow is refused", False)
+    except ValueError as error:
+        check("a2m: a checkpoint without the prior flow is refused", True, str(error)[:70])
+    # our own state dict (model.state_dict() of GeneFaceA2M) loads too
+    source, cfg = a2m.seeded_model("geneface-a2m", "demo", 3)
+    torch.save(source.state_dict(), Path(tmp) / "ours.pt")
+    loaded, lcfg, _ = a2m.load_checkpoint(str(Path(tmp) / "ours.pt"), "geneface-a2m")
+    diff = float((a2m_outputs(source, cfg) - a2m_outputs(loaded, lcfg)).abs().max())
+    check("a2m: our own (demo-width) state dict loads", diff == 0.0 and lcfg == cfg, f"max abs diff {diff:.2g}")
+    # the demo landmark basis
+    mean, basis = a2m.demo_landmark_basis(0)
+    ok = (mean.shape == (68, 3) and basis.shape == (64, 68, 3) and mean[8, 1] == mean[:, 1].min()
+          and abs(mean[0, 0] + mean[16, 0]) < 1e-6 and mean[30, 2] == mean[:, 2].max()
+          and np.all(mean[17:27, 1] > mean[36:48, 1].max()) and np.all(mean[48:68, 1] < mean[31:36, 1].min()))
+    opened = mean + basis[0]
+    closed_eyes = mean + basis[3]
+    ok = ok and opened[66, 1] < opened[62, 1] - 0.2 and abs(closed_eyes[37, 1] - closed_eyes[41, 1]) < 0.02
+    check("a2m: demo landmarks: chin lowest, nose tip frontmost, brows over eyes, mouth under nose; exp 0 opens "
+          "the mouth, exp 3 closes the eyes", bool(ok))
+
+
 def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         test_checkpoints(tmp)
         test_cmvn_folding(tmp)
         test_int8(tmp)
+        test_a2m(tmp)
     print("all passed" if not FAILURES else f"{len(FAILURES)} failed: {FAILURES}")
     return 1 if FAILURES else 0
 
