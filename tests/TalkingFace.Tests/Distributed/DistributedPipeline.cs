@@ -18,6 +18,7 @@ using TalkingFace.Telemetry;
 using TalkingFace.Tests.Infrastructure;
 using TalkingFace.Workers;
 using TalkingFace.Workers.Audio;
+using TalkingFace.Workers.Motion;
 
 namespace TalkingFace.Tests.Distributed;
 
@@ -88,18 +89,30 @@ public sealed class DistributedPipeline : IAsyncDisposable
     }
 
     /// <summary>Starts an audio worker as its own host, wired exactly like src/Workers.Audio/Program.cs.</summary>
-    public async Task<WebApplication> StartAudioWorkerAsync(string workerId)
+    public Task<WebApplication> StartAudioWorkerAsync(string workerId) => StartWorkerAsync(workerId, "audio", builder =>
+    {
+        builder.AddAudioStage();
+        builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration));
+    });
+
+    /// <summary>Starts a motion worker as its own host, wired exactly like src/Workers.Motion/Program.cs.</summary>
+    public Task<WebApplication> StartMotionWorkerAsync(string workerId) => StartWorkerAsync(workerId, "motion", builder =>
+    {
+        builder.AddMotionStage();
+        builder.AddTalkingFaceBus(bus => bus.AddMotionStageConsumer(builder.Configuration));
+    });
+
+    private async Task<WebApplication> StartWorkerAsync(string workerId, string stage, Action<WebApplicationBuilder> addStage)
     {
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.UseDistributedDefaults();
         builder.Configuration.AddInMemoryCollection(_settings);
         builder.Configuration["Worker:WorkerId"] = workerId;
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.AddTalkingFaceTelemetry("talkingface-worker-audio");
+        builder.AddTalkingFaceTelemetry("talkingface-worker-" + stage);
         builder.AddArtifactStore();
         builder.AddWorkerDefaults();
-        builder.AddAudioStage();
-        builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration));
+        addStage(builder);
         var app = builder.Build();
         app.MapOperationalEndpoints();
         await app.StartAsync();

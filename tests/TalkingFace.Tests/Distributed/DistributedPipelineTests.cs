@@ -94,6 +94,57 @@ public sealed class DistributedPipelineTests(DistributedServices services)
         Assert.Equal((189_782 - 80) / 320, f0.Shape[0]);
     }
 
+    [Theory]
+    [InlineData("hubert-large")]
+    [InlineData("fast-hubert-int8")]
+    public async Task A_whole_talking_face_job_across_separate_audio_and_motion_workers_ends_in_a_playable_preview(string featureModel)
+    {
+        await using var pipeline = await DistributedPipeline.CreateAsync(services, new Dictionary<string, string?>
+        {
+            ["Models:Root"] = Path.Combine(TestPaths.RepoRoot, "models"),
+            ["Inference:OptimizedModelCache"] = "",
+        });
+        var client = pipeline.Gateway();
+        await pipeline.StartAudioWorkerAsync("audio-worker-1");
+        await pipeline.StartMotionWorkerAsync("motion-worker-1");
+        using var form = new MultipartFormDataContent();
+        form.Add(new StreamContent(File.OpenRead(TestPaths.MacronSpeech)), "audio", "MacronSpeech.wav");
+        form.Add(new StringContent(featureModel), "featureModel");
+        using var response = await client.PostAsync("/api/jobs/talking-face", form);
+        var submitted = (await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync<TalkingFace.Gateway.Jobs.JobView>(response.Content, DistributedPipeline.Json))!;
+
+        var job = await DistributedPipeline.WaitForAsync(client, submitted.Id, DistributedPipeline.IsTerminal);
+        Assert.True(job.State == "succeeded", job.Reason);
+        var motion = Assert.Single(job.Stages, s => s.Name == Stages.Motion);
+        Assert.Equal("motion-worker-1", motion.WorkerId);
+        Assert.Contains(motion.Timings, t => t.Step == Steps.BatchPreparation);
+        Assert.Contains(motion.Timings, t => t.Step == Steps.AudioToMotion);
+
+        var exp = TalkingFace.Media.Npy.Read(new MemoryStream(await pipeline.ReadObjectAsync(ArtifactNames.Key(job.Id, Stages.Motion, "exp.npy"))));
+        var landmarks = TalkingFace.Media.Npy.Read(new MemoryStream(await pipeline.ReadObjectAsync(ArtifactNames.Key(job.Id, Stages.Motion, "landmarks.npy"))));
+        Assert.Equal(64, exp.Shape[1]);
+        Assert.Equal([exp.Shape[0], 68, 3], landmarks.Shape);
+        Assert.InRange(exp.Shape[0], 295, 300); // 12 s at 25 fps, every frame kept
+
+        // The preview is in S3 and plays: H.264 video at 25 fps with AAC sound, as long as the clip.
+        var preview = Path.Combine(Path.GetTempPath(), $"preview-{job.Id:N}.mp4");
+        await File.WriteAllBytesAsync(preview, await pipeline.ReadObjectAsync(ArtifactNames.Key(job.Id, Stages.Motion, "preview.mp4")));
+        try
+        {
+            var probe = ExternalTool.TryRun("ffprobe", ["-v", "error", "-show_entries", "stream=codec_type,codec_name,width,height,r_frame_rate:format=duration", "-of", "json", preview]);
+            Assert.True(probe is not null, "ffprobe is missing: apt-get install ffmpeg");
+            var (exitCode, output, errors) = probe.Value;
+            Assert.True(exitCode == 0, errors);
+            Assert.Contains("\"codec_name\": \"h264\"", output);
+            Assert.Contains("\"codec_name\": \"aac\"", output);
+            Assert.Contains("\"r_frame_rate\": \"25/1\"", output);
+        }
+        finally
+        {
+            File.Delete(preview);
+        }
+    }
+
     [Fact]
     public async Task A_worker_that_dies_before_acking_leaves_no_stuck_job()
     {
