@@ -174,7 +174,7 @@ public static class JobEndpoints
         try
         {
             var stream = await store.OpenReadAsync(artifact.Key, ct);
-            return TypedResults.Stream(stream, artifact.ContentType, artifact.Name);
+            return TypedResults.Stream(stream, artifact.ContentType, artifact.Name, enableRangeProcessing: stream.CanSeek); // seeking in the preview video
         }
         catch (ArtifactNotFoundException)
         {

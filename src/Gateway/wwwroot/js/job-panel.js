@@ -274,6 +274,7 @@ function renderTimings(stage) {
 function renderArtifact(artifact) {
   const isAudio = artifact.name === 'audio-16k.wav';
   const isImage = artifact.contentType?.startsWith('image/');
+  const isVideo = artifact.contentType?.startsWith('video/');
   return h('li', { class: 'artifact' },
     h('div', { class: 'artifact-row' },
       h('div', { class: 'artifact-text' },
@@ -281,5 +282,6 @@ function renderArtifact(artifact) {
         h('span', { class: 'muted' }, [artifact.stage, formatBytes(artifact.size), artifact.contentType].filter(Boolean).join(' · '))),
       h('a', { href: artifact.url, download: artifact.name, class: 'btn btn-small', 'aria-label': `Download ${artifact.name}` }, 'Download')),
     isAudio && h('audio', { controls: true, preload: 'metadata', src: artifact.url, 'aria-label': artifact.name }),
-    isImage && h('img', { src: artifact.url, alt: artifact.name, class: 'artifact-image', loading: 'lazy' }));
+    isImage && h('img', { src: artifact.url, alt: artifact.name, class: 'artifact-image', loading: 'lazy' }),
+    isVideo && h('video', { controls: true, preload: 'metadata', playsinline: true, src: `${artifact.url}#t=0.5`, class: 'artifact-video', 'aria-label': artifact.name }));
 }
