@@ -73,7 +73,11 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'insta
 
 install_apt() {
   local missing=() p
-  for p in postgresql rabbitmq-server; do pkg_installed "$p" || missing+=("$p"); done
+  # The services, and the tools the tests use as references or helpers (resampling/fbank reference,
+  # F0 reference, speech clips, non-WAV decoding and the preview video).
+  for p in postgresql rabbitmq-server sox espeak-ng ffmpeg python3-torchaudio libopenblas0-pthread praat; do
+    pkg_installed "$p" || missing+=("$p")
+  done
   command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
   if [ ${#missing[@]} -eq 0 ]; then log "apt: all packages present"; return; fi
   [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}) and not root: install them or run as root"
