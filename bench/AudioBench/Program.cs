@@ -48,7 +48,7 @@ public static class Program
 
         using var registry = new ModelRegistry(
             new ModelCatalog(Options.Create(new ModelStoreOptions { Root = root })),
-            new OnnxSessionFactory(Options.Create(new InferenceOptions { IntraOpThreads = threads, OptimizedModelCache = "" }), NullLogger<OnnxSessionFactory>.Instance),
+            new OnnxSessionFactory(Options.Create(new InferenceOptions { IntraOpThreads = threads, OptimizedModelCache = "", LowMemory = Environment.GetEnvironmentVariable("BENCH_LOW_MEMORY") == "1" }), NullLogger<OnnxSessionFactory>.Instance),
             Options.Create(new WorkerOptions { DeviceClass = "cpu" }),
             NullLogger<ModelRegistry>.Instance);
         var model = registry.Get(name) ?? throw new InvalidOperationException($"model {name} is not in {root}");

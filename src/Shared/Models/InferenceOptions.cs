@@ -18,6 +18,12 @@ public sealed class InferenceOptions
 
     public int InterOpThreads { get; set; } = 1;
 
+    /// <summary>
+    /// Trade a little speed for memory (edge devices): no pre-packed copies of the weights and no CPU memory arena,
+    /// so a worker's resident memory stays close to the model file's size.
+    /// </summary>
+    public bool LowMemory { get; set; }
+
     /// <summary>Folder for ONNX Runtime's optimised models, so the graph optimisation runs once per model and provider. Empty: off.</summary>
     public string OptimizedModelCache { get; set; } = Path.Combine(".data", "ort-cache");
 

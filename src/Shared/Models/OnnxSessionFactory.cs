@@ -23,6 +23,11 @@ public sealed class OnnxSessionFactory(IOptions<InferenceOptions> options, ILogg
                 IntraOpNumThreads = o.IntraOpThreads,
                 InterOpNumThreads = o.InterOpThreads,
             };
+            if (o.LowMemory)
+            {
+                sessionOptions.EnableCpuMemArena = false;
+                sessionOptions.AddSessionConfigEntry("session.disable_prepacking", "1");
+            }
             try
             {
                 var ortName = Append(sessionOptions, provider);
