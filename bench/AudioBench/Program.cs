@@ -30,7 +30,7 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length < 1 || args[0] is not ("time" or "stage"))
+        if (args.Length < 1 || args[0] is not ("time" or "stage" or "batch"))
         {
             Console.Error.WriteLine("usage: AudioBench time|stage --models-root DIR --clips DIR --model NAME [--threads N] [--dump FILE]");
             return 2;
@@ -67,6 +67,51 @@ public static class Program
             ["file_bytes"] = fileBytes,
             ["clips"] = clips.Length,
         };
+
+        if (args[0] == "batch")
+        {
+            // Does running several queued clips of similar length in one call pay on this device? Clips are cut to
+            // the shortest one's length (similar-length batching), then run one at a time and as one batch.
+            var batchSize = int.Parse(opts.GetValueOrDefault("batch", "4"), CultureInfo.InvariantCulture);
+            var inputs = new List<float[]>();
+            foreach (var path in clips.Take(batchSize))
+            {
+                await using var stream = File.OpenRead(path);
+                inputs.Add((await converter.ConvertAsync(stream)).Samples);
+            }
+            var length = inputs.Min(x => x.Length);
+            var fbankOptions = new FbankOptions();
+            float[] Prepare(float[] x) => model.Manifest.Input!.Kind == "fbank"
+                ? KaldiFbank.Compute(x.AsSpan(0, length), 16000, fbankOptions).Data
+                : FeatureExtractor.Normalize(x.AsSpan(0, length));
+            var prepared = inputs.Select(Prepare).ToArray();
+            var unit = model.Manifest.Input!.Kind == "fbank" ? 80 : 1;
+            var units = prepared[0].Length / unit;
+            long[] Shape(int b) => unit == 1 ? [b, units] : [b, units, unit];
+            double RunOnce(float[] data, int b)
+            {
+                using var tensor = OrtValue.CreateTensorValueFromMemory(data, Shape(b));
+                using var runOptions = new RunOptions();
+                var watch = Stopwatch.StartNew();
+                using var outputs = model.Session.Run(runOptions, [model.Manifest.Input!.Name], [tensor], [model.Manifest.Output!.Name]);
+                return watch.Elapsed.TotalSeconds;
+            }
+            var joined = prepared.SelectMany(x => x).ToArray();
+            RunOnce(prepared[0], 1); RunOnce(joined, batchSize); // warm-up
+            double single = double.MaxValue, batched = double.MaxValue;
+            for (var repeat = 0; repeat < 5; repeat++)
+            {
+                single = Math.Min(single, prepared.Sum(x => RunOnce(x, 1)));
+                batched = Math.Min(batched, RunOnce(joined, batchSize));
+            }
+            common["batch"] = batchSize;
+            common["clip_seconds"] = length / 16000.0;
+            common["sequential_s_per_clip"] = single / batchSize;
+            common["batched_s_per_clip"] = batched / batchSize;
+            common["batch_speedup"] = single / batched;
+            Console.WriteLine(JsonSerializer.Serialize(common));
+            return 0;
+        }
 
         if (args[0] == "time")
         {
