@@ -87,6 +87,10 @@ def pct(x):
     return "-" if x is None else f"{x:.2f}"
 
 
+def threads_name(t):
+    return "0 (ONNX Runtime's default)" if not t else str(t)
+
+
 def load(path):
     try:
         with open(path) as f:
@@ -178,29 +182,40 @@ def main():
     contention = {}
     if os.path.exists(a.contention):
         for line in open(a.contention):
-            label, others, wall = line.rstrip("\n").split("\t")
-            contention[label] = (float(others), float(wall))
+            label, others, wall, tries = line.rstrip("\n").split("\t")
+            contention[label] = (float(others), float(wall), int(tries))
     notes = [n for n in open(a.notes).read().splitlines() if n.strip()] if os.path.exists(a.notes) else []
     notes = list(dict.fromkeys(notes))  # the same note from several runs once
     left_out = [n for n in notes if n.startswith("left out")]
     notes = [n for n in notes if not n.startswith("left out")]
 
-    ours = {}
+    ours, ours_settings = {}, {}
     for label in ("large", "int8", "int8-preview"):
-        d = load(os.path.join(a.run, f"ours-{label}.json"))
-        if d is None:
-            if not any(f"ours-{label} " in n for n in left_out):
+        runs = {}
+        for path in sorted(glob.glob(os.path.join(a.run, f"ours-{label}-t*.json"))):
+            if ".try" in path:
+                continue
+            d = load(path)
+            run_label = os.path.basename(path)[:-5]
+            if d is None:
+                continue
+            s = ours_summary(d)
+            s["raw"], s["label"] = d, run_label
+            if s["failed"]:
+                left_out.append(f"left out: {run_label}: {len(s['failed'])} job(s) did not succeed, e.g. "
+                                f"{s['failed'][0].get('clip')}: {s['failed'][0].get('reason')}")
+            if s["ok"]:
+                runs[run_label] = s
+        if not runs:
+            if not any(f"ours-{label}-t" in n for n in left_out):
                 left_out.append(f"left out: ours-{label}: no result")
             continue
-        s = ours_summary(d)
-        s["raw"] = d
-        if s["failed"]:
-            left_out.append(f"left out: ours-{label}: {len(s['failed'])} job(s) did not succeed, e.g. "
-                            f"{s['failed'][0].get('clip')}: {s['failed'][0].get('reason')}")
-        if s["ok"]:
-            ours[label] = s
+        ours_settings[label] = runs
+        ours[label] = min(runs.values(), key=lambda r: r["mean"]["total"])
     torch_runs = {}
     for path in sorted(glob.glob(os.path.join(a.run, "torch-*.json"))):
+        if ".try" in path:
+            continue
         d = load(path)
         if d and d.get("jobs"):
             label = os.path.basename(path)[:-5]
@@ -239,13 +254,18 @@ def main():
         print()
         print(table(rows, s["mean"], paper=label != "int8-preview"))
         print()
-        others = contention.get(f"ours-{label}")
+        others = contention.get(s["label"])
+        settings = ", ".join(f"{threads_name(r['raw']['ort_threads'])}: {fmt(r['mean']['total'], 4)} s"
+                             for r in sorted(ours_settings[label].values(), key=lambda r: r["raw"]["ort_threads"]))
         print(f"Models {', '.join(s['models'])} on {', '.join(s['providers'])}, ORT intra-op threads "
-              f"{raw['ort_threads'] or 'default (one per core)'}; {len(s['ok'])} jobs succeeded; real-time factor "
+              f"{threads_name(raw['ort_threads'])}"
+              + (f" (best of {settings})" if len(ours_settings[label]) > 1 else "")
+              + f"; {len(s['ok'])} jobs succeeded; real-time factor "
               f"{audio_mean / s['mean']['total']:.1f}x; start-up (load + warm every model, excluded) "
               f"{raw['startup_s']:.1f} s, warm-up job {raw.get('warmup_s', 0):.2f} s; peak RSS "
               f"{(raw.get('peak_rss_bytes') or 0) / 2**30:.2f} GiB"
-              + (f"; other processes used {others[0]:.2f} cores meanwhile" if others else "") + ".")
+              + (f"; other processes used {others[0]:.2f} cores meanwhile" if others else "")
+              + (f" (attempt {others[2]})" if others and others[2] > 1 else "") + ".")
         print()
 
     if torch:
@@ -323,6 +343,10 @@ def main():
         print()
     if startup is not None:
         results["praat_startup_s"] = startup
+    if "int8" in ours:
+        results["ort_threads_int8"] = ours["int8"]["raw"]["ort_threads"]
+    if "large" in ours:
+        results["ort_threads"] = ours["large"]["raw"]["ort_threads"]
     if torch:
         results["torch_blas_threads"] = int(raw["openblas_threads"] or 0)
         results["torch_threads"] = raw["torch_threads"]
@@ -339,7 +363,7 @@ def main():
         print()
     order = ["ours_s", "ours_int8_s", "torch_path_s", "speedup", "speedup_int8", "feature_share", "feature_share_int8",
              "ours_int8_preview_s", "preview_s", "praat_startup_s", "speedup_int8_no_praat_startup",
-             "torch_blas_threads", "torch_threads", "clips"]
+             "ort_threads", "ort_threads_int8", "torch_blas_threads", "torch_threads", "clips"]
     parts = []
     for k in order:
         if k in results:
