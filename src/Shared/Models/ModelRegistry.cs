@@ -52,19 +52,24 @@ public sealed class ModelRegistry(ModelCatalog catalog, OnnxSessionFactory sessi
     public IReadOnlyList<LoadedModel> Loaded =>
         [.. _loaded.Values.Where(l => l.IsValueCreated && l.Value is not null).Select(l => l.Value!)];
 
-    /// <summary>Reads and checks a manifest: required fields, file present, size and sha256 equal to the manifest's.</summary>
-    public static ModelManifest ReadManifest(ModelLocation location)
+    /// <summary>Parses a manifest without touching the model file: cheap, for deciding which models to load.</summary>
+    public static ModelManifest PeekManifest(ModelLocation location)
     {
-        ModelManifest? manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<ModelManifest>(File.ReadAllText(location.ManifestPath), ModelManifest.Json);
+            return JsonSerializer.Deserialize<ModelManifest>(File.ReadAllText(location.ManifestPath), ModelManifest.Json)
+                ?? throw new ModelStoreException($"{location.ManifestPath} is empty");
         }
         catch (JsonException e)
         {
             throw new ModelStoreException($"{location.ManifestPath} is not a valid manifest: {e.Message}");
         }
-        if (manifest is null) throw new ModelStoreException($"{location.ManifestPath} is empty");
+    }
+
+    /// <summary>Reads and checks a manifest: required fields, file present, size and sha256 equal to the manifest's.</summary>
+    public static ModelManifest ReadManifest(ModelLocation location)
+    {
+        var manifest = PeekManifest(location);
         if (manifest.Name != location.Name) throw new ModelStoreException($"{location.ManifestPath} names model '{manifest.Name}', but it sits in folder '{location.Name}'");
         if (manifest.Input is null || manifest.Output is null) throw new ModelStoreException($"{location.ManifestPath} has no input or output section");
         if (manifest.File.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(manifest.File))

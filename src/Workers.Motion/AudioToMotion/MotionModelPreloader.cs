@@ -23,7 +23,7 @@ internal sealed class MotionModelPreloader(
         {
             try
             {
-                var manifest = ModelRegistry.ReadManifest(location);
+                var manifest = ModelRegistry.PeekManifest(location); // the registry checks the file (sha256) once, when it loads it
                 if (manifest.Task != MotionModelSpec.Task) continue;
                 var model = models.Get(location.Name);
                 if (model is null) continue;
