@@ -30,11 +30,11 @@ public sealed class MotionPipelineTests(DemoModelsGatewayFactory factory, ITestO
             Assert.Contains(motion.Timings, t => t.Step == step);
 
         var client = factory.CreateClient();
-        var features = await ReadNpyAsync(client, job.Id, ArtifactNames.Features);
+        var features = await client.ReadNpyAsync( job.Id, ArtifactNames.Features);
         var frames = (features.Shape[0] + featureFramesPerFrame - 1) / featureFramesPerFrame; // every feature frame is animated
-        var exp = await ReadNpyAsync(client, job.Id, MotionArtifacts.Exp);
-        var landmarks = await ReadNpyAsync(client, job.Id, MotionArtifacts.Landmarks);
-        var landmarks2d = await ReadNpyAsync(client, job.Id, MotionArtifacts.Landmarks2d);
+        var exp = await client.ReadNpyAsync( job.Id, MotionArtifacts.Exp);
+        var landmarks = await client.ReadNpyAsync( job.Id, MotionArtifacts.Landmarks);
+        var landmarks2d = await client.ReadNpyAsync( job.Id, MotionArtifacts.Landmarks2d);
         Assert.Equal([frames, 64], exp.Shape);
         Assert.Equal([frames, 68, 3], landmarks.Shape);
         Assert.Equal([frames, 68, 2], landmarks2d.Shape);
@@ -67,7 +67,7 @@ public sealed class MotionPipelineTests(DemoModelsGatewayFactory factory, ITestO
             output.WriteLine($"{featureModel} {stage.Name} ({stage.Model}): " +
                 string.Join(", ", stage.Timings.Select(t => $"{t.Step} {t.Seconds.ToString("F3", CultureInfo.InvariantCulture)} s")));
         }
-        var landmarks = await ReadNpyAsync(factory.CreateClient(), job.Id, MotionArtifacts.Landmarks2d);
+        var landmarks = await factory.CreateClient().ReadNpyAsync( job.Id, MotionArtifacts.Landmarks2d);
         Assert.InRange(landmarks.Shape[0], 295, 300); // 11.86 s at 25 fps
     }
 
@@ -78,14 +78,5 @@ public sealed class MotionPipelineTests(DemoModelsGatewayFactory factory, ITestO
         using var response = await client.SubmitTalkingFaceAsync(audio, Path.GetFileName(audioPath), null, ("featureModel", featureModel), ("seed", "11"));
         var submitted = await response.ReadJobAsync(System.Net.HttpStatusCode.Accepted);
         return await client.WaitUntilFinishedAsync(submitted.Id);
-    }
-
-    private static async Task<NpyArray> ReadNpyAsync(HttpClient client, Guid job, string name)
-    {
-        await using var stream = await client.GetStreamAsync($"/api/jobs/{job}/artifacts/{name}");
-        using var copy = new MemoryStream();
-        await stream.CopyToAsync(copy);
-        copy.Position = 0;
-        return Npy.Read(copy);
     }
 }

@@ -35,8 +35,8 @@ public sealed class FeaturePipelineTests(DemoModelsGatewayFactory factory) : ICl
         // The motion stage then ran with the features (its own tests check what it made).
         Assert.NotEqual("cancelled", Assert.Single(job.Stages, s => s.Name == Stages.Motion).State);
 
-        var features = await ReadNpyAsync(client, job.Id, ArtifactNames.Features);
-        var f0 = await ReadNpyAsync(client, job.Id, ArtifactNames.F0);
+        var features = await client.ReadNpyAsync( job.Id, ArtifactNames.Features);
+        var f0 = await client.ReadNpyAsync( job.Id, ArtifactNames.F0);
         var samples16k = 189_782; // 12 s at 48 kHz resampled to 16 kHz
         var hubertFrames = (samples16k - 80) / 320;
         Assert.Equal([hubertFrames], f0.Shape);
@@ -62,14 +62,5 @@ public sealed class FeaturePipelineTests(DemoModelsGatewayFactory factory) : ICl
         Assert.DoesNotContain(secondAudio.Timings, t => t.Step == Steps.FeatureExtraction);
         Assert.Contains(secondAudio.Timings, t => t.Step == "feature_cache");
         Assert.Equal(first.Artifacts.Single(a => a.Name == ArtifactNames.Features).Sha256, second.Artifacts.Single(a => a.Name == ArtifactNames.Features).Sha256);
-    }
-
-    private static async Task<NpyArray> ReadNpyAsync(HttpClient client, Guid job, string name)
-    {
-        await using var stream = await client.GetStreamAsync($"/api/jobs/{job}/artifacts/{name}");
-        using var copy = new MemoryStream();
-        await stream.CopyToAsync(copy);
-        copy.Position = 0;
-        return Npy.Read(copy);
     }
 }

@@ -126,6 +126,16 @@ public static class GatewayApi
         return JsonSerializer.Deserialize<JobView>(body, Json) ?? throw new InvalidOperationException("empty job");
     }
 
+    /// <summary>Downloads a job's .npy artifact through the API and parses it.</summary>
+    public static async Task<TalkingFace.Media.NpyArray> ReadNpyAsync(this HttpClient client, Guid job, string name)
+    {
+        await using var stream = await client.GetStreamAsync($"/api/jobs/{job}/artifacts/{name}");
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy);
+        copy.Position = 0;
+        return TalkingFace.Media.Npy.Read(copy);
+    }
+
     public static async Task<JobView> GetJobAsync(this HttpClient client, Guid id)
     {
         using var response = await client.GetAsync($"/api/jobs/{id}");
