@@ -49,6 +49,12 @@ public static class Steps
     public const string AudioToMotion = "audio_to_motion";
     public const string FaceDetection = "face_detection";
     public const string HairTransfer = "hair_transfer";
+    public const string FaceAlignment = "face_alignment";
+    public const string HairEmbedding = "hair_embedding";
+    public const string HairShape = "hair_shape";
+    public const string HairBlend = "hair_blend";
+    public const string HairSynthesis = "hair_synthesis";
+    public const string PasteBack = "paste_back";
     public const string ArtifactIo = "artifact_io";
 }
 
