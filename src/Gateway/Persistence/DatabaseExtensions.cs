@@ -39,12 +39,19 @@ internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<Datab
     public async Task StartAsync(CancellationToken ct)
     {
         if (!options.Value.MigrateOnStart) return;
+        await MigrateAsync(services, logger, ct);
+    }
+
+    /// <summary>Applies every pending migration (under EF Core's migration lock); returns how many there were.</summary>
+    public static async Task<int> MigrateAsync(IServiceProvider services, ILogger logger, CancellationToken ct)
+    {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<JobsDbContext>();
         var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
         if (pending.Count > 0) logger.LogInformation("Applying {Count} migration(s): {Names}", pending.Count, string.Join(", ", pending));
         await db.Database.MigrateAsync(ct);
         if (db.Database.IsSqlite()) await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+        return pending.Count;
     }
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
