@@ -92,6 +92,25 @@ def demo_hair_bias(chain, target=0.3):
     with torch.no_grad():
         w[hair_row] += alpha * step
     chain.demo_hair_alpha = alpha
+    # the same for the untrained shape adaptor: its hair logit bias rises until ~target of the face-vs-shape target
+    # parsing is hair, so the F alignment (which erodes the target mask) has a region to work on
+    shape_img = to_tensor(test_image(2, size, True))
+    parsing = hf.ParsingStage(chain).eval()
+    with torch.no_grad():
+        face_labels, _ = parsing(img)
+        shape_labels, shape_hair = parsing(shape_img)
+        classes = torch.arange(hf.NUM_CLASSES).view(1, -1, 1, 1)
+        logits = chain.shape_adaptor((face_labels == classes).float(), shape_hair)
+    beta = 0.0
+    while beta < 100:
+        l = logits.clone()
+        l[:, hf.HAIR_LABEL] += beta
+        if (l.argmax(1) == hf.HAIR_LABEL).float().mean().item() >= target:
+            break
+        beta = round(beta + 0.02, 2)
+    with torch.no_grad():
+        chain.shape_adaptor.decoder[-1].bias[hf.HAIR_LABEL] += beta
+    chain.demo_adaptor_beta = beta
 
 
 # ---------------------------------------------------------------------------------------------------- verification
@@ -223,7 +242,7 @@ def build(args):
         "stages": stages, "opset": opset,
         "config": {
             "size": size, "weights": weights, "seed": args.seed, "demo": demo,
-            "demoHairBias": (f"BiSeNet output conv hair row + {chain.demo_hair_alpha} * mean|w| so untrained weights parse ~30 % of a test image as hair (build_hair.demo_hair_bias)"
+            "demoHairBias": (f"BiSeNet output conv hair row + {chain.demo_hair_alpha} * mean|w| so untrained weights parse ~30 % of a test image as hair; shape adaptor hair bias + {chain.demo_adaptor_beta} likewise (build_hair.demo_hair_bias)"
                              if demo and "bisenet" not in loaded else None),
             "imageInput": "RGB float32 in [0, 1], NCHW, batch 1, the FFHQ-aligned R x R image",
             "labels": "CelebA-Mask-HQ order (HairFastGAN PARSING_LABEL_LIST), hair = 13, int64",
