@@ -392,6 +392,25 @@ def write_fixtures(chain, model_folder, manifest, out):
     print(f"wrote fixtures to {out}: hair pixels {meta['hairPixels']}, target {meta['targetHairPixels']}")
 
 
+def rebuild_fixtures(manifest, out):
+    """For make_fixtures.py: rebuild a fixed-seed chain from its manifest, check every stage's sha256 against the
+    store's, then write its fixtures to `out`."""
+    import tempfile
+    if not manifest.get("demo", False):
+        raise ValueError(f"{manifest['name']}/{manifest['version']} holds loaded weights: fixtures are only rebuilt for fixed-seed chains")
+    cfg = manifest["config"]
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = ["--out", tmp, "--name", manifest["name"], "--version", manifest["version"], "--seed", str(cfg["seed"]), "--no-fixtures"]
+        if cfg["size"] == "full":
+            argv.append("--full")
+        chain, folder, rebuilt = build(parse(argv))
+        for old, new in zip(manifest["stages"], rebuilt["stages"]):
+            if old["sha256"] != new["sha256"]:
+                raise ValueError(f"{manifest['name']}/{manifest['version']} stage {old['name']}: rebuilding gives sha256 "
+                                 f"{new['sha256']}, the store has {old['sha256']}: rebuild the store with tools/models/build_hair.py first")
+        write_fixtures(chain, folder, rebuilt, out)
+
+
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--full", action="store_true", help="HairFastGAN's 1024 sizes (default: the small demo chain)")
