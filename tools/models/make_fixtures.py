@@ -140,6 +140,10 @@ def main(argv=None):
     for name in names:
         versions = sorted(v for v in (store / name).iterdir() if (v / "manifest.json").exists())
         manifest = json.loads((versions[-1] / "manifest.json").read_text())
+        if manifest.get("task") == "hair-transfer":  # the hair chain: build_hair.py rebuilds, checks and writes its own set
+            import build_hair
+            build_hair.rebuild_fixtures(manifest, out / name)
+            continue
         if manifest.get("task") == "audio-to-motion":  # GeneFace++ audio-to-motion: build_a2m.py writes its own set
             import build_a2m
             model, fp32_model = build_a2m.rebuild(manifest)
