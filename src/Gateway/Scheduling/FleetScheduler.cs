@@ -89,8 +89,9 @@ public static class FleetScheduler
         {
             if (!c.IsLive || !CanRun(c, item.Model)) continue;
             var finish = c.ExpectedFinish(item.Units, item.Priority);
-            // Ties (e.g. every class idle with assumed speeds) go to more capacity, then to the name, so choices are stable.
-            if (best is null || finish < bestFinish - 1e-12 || (Math.Abs(finish - bestFinish) <= 1e-12 && c.Slots > best.Slots))
+            // Ties go to the faster class (the job itself runs shorter there), then to more slots, then to the first listed.
+            if (best is null || finish < bestFinish - 1e-12
+                || (Math.Abs(finish - bestFinish) <= 1e-12 && (c.SecondsPerUnit < best.SecondsPerUnit || (c.SecondsPerUnit == best.SecondsPerUnit && c.Slots > best.Slots))))
             {
                 best = c;
                 bestFinish = finish;
