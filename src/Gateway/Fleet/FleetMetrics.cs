@@ -18,8 +18,10 @@ public sealed class FleetMetrics : BackgroundService
     private readonly ILogger<FleetMetrics> _logger;
     private volatile FleetSummary? _last;
 
-    public FleetMetrics(IMeterFactory meters, IServiceScopeFactory scopes, IOptions<FleetOptions> options, ILogger<FleetMetrics> logger)
+    public FleetMetrics(IMeterFactory meters, TalkingFaceMetrics metrics, IOptions<Pipeline.PipelineOptions> pipeline,
+        IServiceScopeFactory scopes, IOptions<FleetOptions> options, ILogger<FleetMetrics> logger)
     {
+        metrics.StartCountersAtZero(Stages.All, pipeline.Value.KnownDeviceClasses);
         _scopes = scopes;
         _options = options;
         _logger = logger;
@@ -28,7 +30,7 @@ public sealed class FleetMetrics : BackgroundService
         meter.CreateObservableGauge("talkingface_worker_busy", () => Rows(c => c.BusyWorkers), "{worker}", "Live workers with a run in flight");
         meter.CreateObservableGauge("talkingface_worker_slots", () => Rows(c => c.Slots), "{run}", "Stage runs the live workers take at once");
         meter.CreateObservableGauge("talkingface_worker_speed", () => Speeds(), null,
-            "Measured seconds of run time per unit of work (second of audio, or image) per slot, moving average");
+            "Seconds of run time per unit of work (second of audio, or image) per slot that the scheduler uses: measured moving average (measured=true) or assumed");
         meter.CreateObservableGauge("talkingface_worker_provider", () => Providers(), "{worker}", "Live workers by their preferred execution provider");
         meter.CreateObservableGauge("talkingface_backlog", () => Backlog(), "{stage}", "Stages sent to a class's queue and not finished, by state");
     }
@@ -57,7 +59,8 @@ public sealed class FleetMetrics : BackgroundService
         (_last?.Classes ?? []).Select(c => new Measurement<int>(value(c), Tags(c)));
 
     private IEnumerable<Measurement<double>> Speeds() =>
-        (_last?.Classes ?? []).Where(c => c.SpeedMeasured && c.LiveWorkers > 0).Select(c => new Measurement<double>(c.SecondsPerUnit, Tags(c)));
+        (_last?.Classes ?? []).Where(c => c.LiveWorkers > 0)
+            .Select(c => new Measurement<double>(c.SecondsPerUnit, [.. Tags(c), new("measured", c.SpeedMeasured ? "true" : "false")]));
 
     private IEnumerable<Measurement<int>> Backlog() =>
         (_last?.Classes ?? []).SelectMany(c => new[]

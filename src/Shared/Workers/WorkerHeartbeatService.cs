@@ -16,6 +16,7 @@ internal sealed class WorkerHeartbeatService(IBus bus, WorkerInfo worker, IServi
 {
     protected override async Task ExecuteAsync(CancellationToken ct)
     {
+        services.GetService<TalkingFace.Telemetry.TalkingFaceMetrics>()?.StartCountersAtZero(worker.Stages, [worker.Identity.DeviceClass]);
         using var timer = new PeriodicTimer(worker.Options.HeartbeatInterval);
         do
         {

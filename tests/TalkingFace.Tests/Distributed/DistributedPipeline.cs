@@ -89,11 +89,44 @@ public sealed class DistributedPipeline : IAsyncDisposable
     }
 
     /// <summary>Starts an audio worker as its own host, wired exactly like src/Workers.Audio/Program.cs.</summary>
-    public Task<WebApplication> StartAudioWorkerAsync(string workerId) => StartWorkerAsync(workerId, "audio", builder =>
+    public Task<WebApplication> StartAudioWorkerAsync(string workerId) => StartAudioWorkerAsync(workerId, null);
+
+    /// <summary>Starts an audio worker of <paramref name="deviceClass"/> (null: the default), with extra settings.</summary>
+    public Task<WebApplication> StartAudioWorkerAsync(string workerId, string? deviceClass, IDictionary<string, string?>? settings = null) => StartWorkerAsync(workerId, "audio", builder =>
     {
+        if (deviceClass is not null) builder.Configuration["Worker:DeviceClass"] = deviceClass;
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) builder.Configuration[key] = value;
         builder.AddAudioStage();
         builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration));
     });
+
+    /// <summary>
+    /// The gateway on a real Kestrel socket (127.0.0.1:<paramref name="port"/>), for clients outside this process such
+    /// as Prometheus; a second call returns a client for the same server.
+    /// </summary>
+    public HttpClient GatewayOnPort(int port)
+    {
+        if (_gateway is null)
+        {
+            _gateway = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+            {
+                foreach (var (key, value) in _settings) web.UseSetting(key, value);
+            });
+            _gateway.UseKestrel(port);
+            _gateway.StartServer();
+        }
+        return new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+    }
+
+    /// <summary>The gateway's services (started on first use), e.g. its bus to publish simulated heartbeats.</summary>
+    public IServiceProvider GatewayServices
+    {
+        get
+        {
+            Gateway().Dispose();
+            return _gateway!.Services;
+        }
+    }
 
     /// <summary>Starts a motion worker as its own host, wired exactly like src/Workers.Motion/Program.cs.</summary>
     public Task<WebApplication> StartMotionWorkerAsync(string workerId) => StartWorkerAsync(workerId, "motion", builder =>
