@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Minio;
 using Minio.DataModel.Args;
 using TalkingFace.Gateway.Jobs;
@@ -101,10 +102,10 @@ public sealed class DistributedPipeline : IAsyncDisposable
     });
 
     /// <summary>
-    /// The gateway on a real Kestrel socket (127.0.0.1:<paramref name="port"/>), for clients outside this process such
-    /// as Prometheus; a second call returns a client for the same server.
+    /// The gateway on a real Kestrel socket on 127.0.0.1, for clients outside this process such as Prometheus;
+    /// the client's base address is the server's.
     /// </summary>
-    public HttpClient GatewayOnPort(int port)
+    public HttpClient GatewayOnSocket()
     {
         if (_gateway is null)
         {
@@ -112,10 +113,12 @@ public sealed class DistributedPipeline : IAsyncDisposable
             {
                 foreach (var (key, value) in _settings) web.UseSetting(key, value);
             });
-            _gateway.UseKestrel(port);
+            _gateway.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
             _gateway.StartServer();
         }
-        return new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var addresses = _gateway.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+        return new HttpClient { BaseAddress = new Uri(addresses.First()) };
     }
 
     /// <summary>The gateway's services (started on first use), e.g. its bus to publish simulated heartbeats.</summary>
