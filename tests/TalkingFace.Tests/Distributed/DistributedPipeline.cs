@@ -92,13 +92,18 @@ public sealed class DistributedPipeline : IAsyncDisposable
     /// <summary>Starts an audio worker as its own host, wired exactly like src/Workers.Audio/Program.cs.</summary>
     public Task<WebApplication> StartAudioWorkerAsync(string workerId) => StartAudioWorkerAsync(workerId, null);
 
-    /// <summary>Starts an audio worker of <paramref name="deviceClass"/> (null: the default), with extra settings.</summary>
-    public Task<WebApplication> StartAudioWorkerAsync(string workerId, string? deviceClass, IDictionary<string, string?>? settings = null) => StartWorkerAsync(workerId, "audio", builder =>
+    /// <summary>
+    /// Starts an audio worker of <paramref name="deviceClass"/> (null: the default), with extra settings, and
+    /// <paramref name="configure"/> to change its services after the stage's own registrations (e.g. another runner).
+    /// </summary>
+    public Task<WebApplication> StartAudioWorkerAsync(string workerId, string? deviceClass, IDictionary<string, string?>? settings = null,
+        Action<WebApplicationBuilder>? configure = null) => StartWorkerAsync(workerId, "audio", builder =>
     {
         if (deviceClass is not null) builder.Configuration["Worker:DeviceClass"] = deviceClass;
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) builder.Configuration[key] = value;
         builder.AddAudioStage();
         builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration));
+        configure?.Invoke(builder);
     });
 
     /// <summary>
@@ -217,6 +222,16 @@ public sealed class DistributedPipeline : IAsyncDisposable
     /// <summary>A context on the test's PostgreSQL database, to check what the gateway recorded.</summary>
     public JobsDbContext Db() => new PostgresJobsDbContext(new DbContextOptionsBuilder<PostgresJobsDbContext>()
         .UseNpgsql(_services.PostgresConnectionString(Database)).Options);
+
+    /// <summary>One queue as RabbitMQ's management API reports it (ready and unacknowledged counts lag up to its stats interval).</summary>
+    public async Task<JsonElement> QueueStatsAsync(string queue)
+    {
+        var s = _services.RabbitMqSettings;
+        using var client = new HttpClient { BaseAddress = new Uri($"http://{s.Host}:{s.ManagementPort}/") };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{s.Username}:{s.Password}")));
+        return await client.GetFromJsonAsync<JsonElement>($"api/queues/{Uri.EscapeDataString(VirtualHost)}/{Uri.EscapeDataString(queue)}");
+    }
 
     public RabbitMQ.Client.ConnectionFactory Broker() => new()
     {
