@@ -20,6 +20,12 @@ public sealed class FleetOptions
     /// <summary>A stage waiting for a class with no live worker fails after this long (if still no worker is alive for it).</summary>
     public TimeSpan NoWorkerDeadline { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// After a gateway starts, its in-memory registry has not heard every worker yet: for this long the sweeper neither
+    /// marks stages waiting nor fails them for want of a worker (longer than the workers' heartbeat interval).
+    /// </summary>
+    public TimeSpan RegistryWarmUp { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How often the fleet gauges (workers up/busy, speed, backlog) are refreshed from the registry and database.</summary>
     public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -22,8 +22,12 @@ public sealed record WorkerState(WorkerHeartbeat Heartbeat, bool Alive)
 public sealed class FleetRegistry(IOptions<FleetOptions> fleet, IOptions<PipelineOptions> pipeline, TimeProvider clock)
 {
     private readonly Dictionary<(string WorkerId, string Stage), WorkerHeartbeat> _last = [];
+    private readonly DateTimeOffset _startedAt = clock.GetUtcNow();
 
     public DateTimeOffset Now => clock.GetUtcNow();
+
+    /// <summary>Whether this registry has listened long enough (<see cref="FleetOptions.RegistryWarmUp"/>) for "no live worker" to be trusted.</summary>
+    public bool IsWarm => Now - _startedAt >= fleet.Value.RegistryWarmUp;
 
     public void Record(WorkerHeartbeat heartbeat)
     {

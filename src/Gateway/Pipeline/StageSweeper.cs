@@ -55,7 +55,9 @@ public sealed class StageSweeper(
         var noWorkerBefore = now - fleetOptions.Value.NoWorkerDeadline;
         var workers = registry.Snapshot();
         bool HasLiveWorker(StageRecord s) => workers.Any(w => w.Alive && w.Stage == s.Name && w.DeviceClass == s.DeviceClass);
-        var orphaned = await MarkWaitingAsync(db, workers, noWorkerBefore, ct);
+        // A freshly started registry has not heard every worker yet: "no live worker" means nothing until it is warm.
+        var warm = registry.IsWarm;
+        IReadOnlyList<Guid> orphaned = warm ? await MarkWaitingAsync(db, workers, noWorkerBefore, ct) : [];
 
         var jobIds = await db.Stages
             .Where(s => (s.State == StageState.Pending && s.DispatchAfter != null && s.DispatchAfter <= now)
@@ -82,7 +84,7 @@ public sealed class StageSweeper(
             foreach (var stage in job.Stages.OrderBy(s => s.Order).ToList())
             {
                 var queue = Stages.QueueName(stage.Name, stage.DeviceClass);
-                if (stage.State == StageState.Queued && stage.DispatchedAt < noWorkerBefore && !HasLiveWorker(stage)
+                if (warm && stage.State == StageState.Queued && stage.DispatchedAt < noWorkerBefore && !HasLiveWorker(stage)
                     && !(stage.DispatchedAt < queuedBefore && stage.Attempt < stage.MaxAttempts))
                 {
                     JobStateMachine.Fail(job, stage, $"no live worker for class {stage.DeviceClass} came to take it from queue {queue} within {fleetOptions.Value.NoWorkerDeadline}", now);

@@ -108,6 +108,7 @@ public sealed class FleetDispatchTests(DistributedServices services)
         await using var pipeline = await DistributedPipeline.CreateAsync(services, new Dictionary<string, string?>
         {
             ["Fleet:NoWorkerDeadline"] = "00:00:02",
+            ["Fleet:RegistryWarmUp"] = "00:00:01",
         });
         var client = pipeline.Gateway();
         var submitted = await SubmitAsync(client, DeviceClasses.Jetson);
