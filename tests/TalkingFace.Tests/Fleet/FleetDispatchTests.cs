@@ -173,4 +173,27 @@ public sealed class FleetDispatchTests(DistributedServices services)
             Assert.Equal($"audio-{placed[id]}-2", audio.WorkerId);
         }
     }
+
+    [Fact]
+    public async Task RabbitMQ_delivers_a_higher_priority_command_before_earlier_lower_priority_ones()
+    {
+        await using var pipeline = await DistributedPipeline.CreateAsync(services);
+        var client = pipeline.Gateway();
+        var low = await SubmitAsync(client, DeviceClasses.Cpu, priority: 0);
+        var lowToo = await SubmitAsync(client, DeviceClasses.Cpu, priority: 1);
+        var urgent = await SubmitAsync(client, DeviceClasses.Cpu, priority: 9);
+
+        // No worker runs: take the commands off audio.cpu by hand, in the order the broker delivers them.
+        await using var connection = await pipeline.Broker().CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var order = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            var delivery = await channel.BasicGetAsync("audio.cpu", autoAck: true);
+            Assert.NotNull(delivery);
+            using var envelope = JsonDocument.Parse(delivery.Body);
+            order.Add(envelope.RootElement.GetProperty("message").GetProperty("ticket").GetProperty("jobId").GetGuid());
+        }
+        Assert.Equal([urgent.Id, lowToo.Id, low.Id], order);
+    }
 }
