@@ -75,7 +75,8 @@ install_apt() {
   local missing=() p
   # The services, and the tools the tests use as references or helpers (resampling/fbank reference,
   # F0 reference, speech clips, non-WAV decoding and the preview video).
-  for p in postgresql rabbitmq-server sox espeak-ng ffmpeg python3-torchaudio libopenblas0-pthread praat; do
+  # prometheus: the telemetry test runs its own instance on a free loopback port (policy-rc.d keeps the packaged one off :9090).
+  for p in postgresql rabbitmq-server sox espeak-ng ffmpeg python3-torchaudio libopenblas0-pthread praat prometheus; do
     pkg_installed "$p" || missing+=("$p")
   done
   command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
