@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 using Scalar.AspNetCore;
 using TalkingFace.Gateway.Batches;
+using TalkingFace.Gateway.Catalog;
 using TalkingFace.Hosting;
 using TalkingFace.Gateway.Fleet;
 using TalkingFace.Gateway.Jobs;
@@ -81,8 +82,10 @@ public static class GatewayExtensions
         app.MapScalarApiReference();
         app.MapOperationalEndpoints();
         app.MapJobs();
+        app.MapJobEvents();
         app.MapBatches();
         app.MapFleet();
+        app.MapModels();
         var mode = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.Mode;
         app.Logger.LogInformation("TalkingFace gateway in {Mode} mode", mode);
         return app;
