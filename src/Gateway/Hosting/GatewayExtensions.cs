@@ -84,6 +84,7 @@ public static class GatewayExtensions
         app.MapJobs();
         app.MapJobEvents();
         app.MapBatches();
+        app.MapBatchList();
         app.MapFleet();
         app.MapModels();
         var mode = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.Mode;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using Microsoft.EntityFrameworkCore;
@@ -18,6 +19,11 @@ namespace TalkingFace.Gateway.Jobs;
 /// </summary>
 public static class JobEventsEndpoint
 {
+    private static readonly ConcurrentDictionary<Guid, int> Open = new();
+
+    /// <summary>Event streams of this job being served right now by this process; each stream leaves the count when it ends, however it ends.</summary>
+    public static int OpenStreams(Guid jobId) => Open.TryGetValue(jobId, out var n) ? n : 0;
+
     public const string JobEvent = "job";
     public const string PingEvent = "ping";
 
@@ -46,6 +52,20 @@ public static class JobEventsEndpoint
 
     /// <summary>The job each time its view changes, until it is terminal; ends quietly when the client goes away.</summary>
     private static async IAsyncEnumerable<SseItem<object>> Changes(Guid id, IServiceScopeFactory scopes, GatewayOptions options,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        Open.AddOrUpdate(id, 1, (_, n) => n + 1);
+        try
+        {
+            await foreach (var item in Poll(id, scopes, options, ct)) yield return item;
+        }
+        finally
+        {
+            if (Open.AddOrUpdate(id, 0, (_, n) => n - 1) <= 0) Open.TryRemove(new KeyValuePair<Guid, int>(id, 0));
+        }
+    }
+
+    private static async IAsyncEnumerable<SseItem<object>> Poll(Guid id, IServiceScopeFactory scopes, GatewayOptions options,
         [EnumeratorCancellation] CancellationToken ct)
     {
         var until = DateTimeOffset.UtcNow + options.EventStreamMaxDuration;

@@ -1,0 +1,39 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using TalkingFace.Tests.Infrastructure;
+using TalkingFace.Tests.Standalone;
+
+namespace TalkingFace.Tests.Browser;
+
+/// <summary>
+/// The standalone gateway on a real loopback port (Kestrel, not the in-memory test server), so a browser or the CLI's
+/// own HttpClient can reach it; with the repository's demo models, so talking-face jobs succeed end to end.
+/// The page is served from src/Gateway/wwwroot (the factory's content root).
+/// </summary>
+public sealed class LiveGatewayFactory : StandaloneGatewayFactory
+{
+    public LiveGatewayFactory() : base(new Dictionary<string, string?>
+    {
+        ["Models:Root"] = Path.Combine(TestPaths.RepoRoot, "models"),
+        ["Worker:ProgressInterval"] = "00:00:00.200",
+    })
+    {
+        UseKestrel(0);
+    }
+
+    /// <summary>Starts the server (once) and returns its address, e.g. http://127.0.0.1:41234/.</summary>
+    public Uri Address
+    {
+        get
+        {
+            StartServer();
+            var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+            var address = addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("localhost", "127.0.0.1", StringComparison.Ordinal);
+            return new Uri(address.EndsWith('/') ? address : address + "/");
+        }
+    }
+
+    /// <summary>A plain HttpClient on the real port (the factory's CreateClient talks to the in-memory server).</summary>
+    public HttpClient CreateLiveClient() => new() { BaseAddress = Address, Timeout = TimeSpan.FromMinutes(2) };
+}
