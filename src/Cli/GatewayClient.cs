@@ -8,7 +8,7 @@ using TalkingFace.Gateway.Jobs;
 namespace TalkingFace.Cli;
 
 /// <summary>The gateway's HTTP API as the CLI uses it; the same code talks to a remote gateway and to the in-process standalone one.</summary>
-public sealed class GatewayClient(HttpClient http) : IDisposable
+public sealed partial class GatewayClient(HttpClient http) : IDisposable
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -75,13 +75,13 @@ public sealed class GatewayClient(HttpClient http) : IDisposable
         await response.Content.CopyToAsync(target, ct);
     }
 
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
+    internal static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
     {
         if (!response.IsSuccessStatusCode) throw await ErrorAsync(response, ct);
         return await response.Content.ReadFromJsonAsync<T>(Json, ct) ?? throw new GatewayException(response.StatusCode, "empty answer from the gateway");
     }
 
-    private static async Task<GatewayException> ErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    internal static async Task<GatewayException> ErrorAsync(HttpResponseMessage response, CancellationToken ct)
     {
         var body = await response.Content.ReadAsStringAsync(ct);
         try

@@ -9,6 +9,9 @@ var root = new RootCommand("TalkingFace: face-synthesis jobs from the command li
     RemoteCommands.Status(),
     RemoteCommands.Watch(),
     RemoteCommands.Cancel(),
+    BatchCommand.Create(),
+    CatalogCommands.Fleet(),
+    CatalogCommands.Models(),
 };
 return await root.Parse(args).InvokeAsync();
 

@@ -12,7 +12,12 @@ import { initTabs, initTalkingFaceForm, initHairForm, initBatchForm, describeFea
 const jobs = new JobsList($('#jobs'));
 const batches = new BatchesList($('#batches'));
 const fleet = new FleetBox($('#fleet'));
-const batchPanel = new BatchPanel($('#batch-panel'));
+const batchPanel = new BatchPanel($('#batch-panel'), {
+  onFinished: () => {
+    jobs.refresh({ force: true });
+    batches.refresh();
+  },
+});
 const panel = new JobPanel($('#job-panel'), {
   onFinished: () => {
     jobs.refresh({ force: true });
@@ -58,6 +63,8 @@ function route() {
   else panel.close();
   if (batch) batchPanel.open(batch);
   else batchPanel.close();
+  // With a batch open and no job picked, the empty job card would only push the batch's items down.
+  $('#job-panel').hidden = !!batch && !job;
   jobs.setActive(job);
   batches.setActive(batch);
 }

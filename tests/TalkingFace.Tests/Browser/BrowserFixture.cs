@@ -16,6 +16,12 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>Where screenshots go: TestResults/browser under the repository (ignored by git), kept after the run.</summary>
     public static string ScreenshotFolder { get; } = Path.Combine(TestPaths.RepoRoot, "TestResults", "browser");
 
+    /// <summary>
+    /// Endpoints the page uses when the gateway has them and does without otherwise (the hair gallery and the fleet
+    /// summary come from other parts of the project): a 404 from them is not an error of the page.
+    /// </summary>
+    private static readonly HashSet<string> OptionalEndpoints = ["/api/gallery", "/api/fleet"];
+
     private IPlaywright? _playwright;
 
     public IBrowser Browser { get; private set; } = null!;
@@ -59,7 +65,15 @@ public sealed class BrowserFixture : IAsyncLifetime
         var errors = new List<string>();
         page.Console += (_, message) =>
         {
-            if (message.Type == "error") lock (errors) errors.Add(message.Text);
+            // A failed request is logged as "Failed to load resource"; those are judged by the Response handler below.
+            if (message.Type == "error" && !message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal))
+                lock (errors) errors.Add(message.Text);
+        };
+        page.Response += (_, response) =>
+        {
+            var path = new Uri(response.Url).AbsolutePath;
+            if (response.Status >= 400 && !(response.Status == 404 && OptionalEndpoints.Contains(path)))
+                lock (errors) errors.Add($"HTTP {response.Status} {response.Request.Method} {path}");
         };
         page.PageError += (_, error) =>
         {

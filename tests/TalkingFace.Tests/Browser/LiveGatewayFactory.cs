@@ -13,7 +13,12 @@ namespace TalkingFace.Tests.Browser;
 /// </summary>
 public sealed class LiveGatewayFactory : StandaloneGatewayFactory
 {
-    public LiveGatewayFactory() : base(new Dictionary<string, string?>
+    public LiveGatewayFactory() : this(new Dictionary<string, string?>())
+    {
+    }
+
+    /// <param name="settings">Configuration on top of the defaults, e.g. <c>Motion:Preview:Enabled=false</c>.</param>
+    public LiveGatewayFactory(IDictionary<string, string?> settings) : base(new Dictionary<string, string?>(settings)
     {
         ["Models:Root"] = Path.Combine(TestPaths.RepoRoot, "models"),
         ["Worker:ProgressInterval"] = "00:00:00.200",

@@ -59,8 +59,10 @@ export class BatchesList {
 }
 
 export class BatchPanel {
-  constructor(root) {
+  /** @param {HTMLElement} root  @param {{ onFinished?: (batch) => void }} hooks */
+  constructor(root, hooks = {}) {
     this.root = root;
+    this.hooks = hooks;
     this.els = {
       name: $('[data-batch-name]', root),
       badge: $('[data-badge]', root),
@@ -96,7 +98,10 @@ export class BatchPanel {
       if (id !== this.id) return;
       clearProblem(this.els.problem);
       this.render(batch);
-      if (batch.finished) return;
+      if (batch.finished) {
+        this.hooks.onFinished?.(batch);
+        return;
+      }
     } catch (error) {
       if (id !== this.id) return;
       showProblem(this.els.problem, error);

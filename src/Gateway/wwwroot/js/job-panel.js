@@ -33,6 +33,7 @@ export class JobPanel {
       stages: $('[data-stages]', root),
       artifactsSection: $('[data-artifacts-section]', root),
       artifacts: $('[data-artifacts]', root),
+      artifactsCount: $('[data-artifacts-count]', root),
       cancel: $('[data-cancel]', root),
       json: $('[data-json]', root),
       live: $('[data-live]', root),
@@ -198,6 +199,9 @@ export class JobPanel {
     this.redraw('stages', job.stages, () => this.els.stages.replaceChildren(...job.stages.map(renderStage)));
     this.redraw('artifacts', job.artifacts.map((a) => a.name + a.sha256), () => {
       this.els.artifactsSection.hidden = job.artifacts.length === 0;
+      this.els.artifactsCount.textContent = `(${job.artifacts.length})`;
+      // The result above offers the usual downloads; the full list is open by default only when something went wrong.
+      this.els.artifactsSection.open = job.state === 'failed' || job.state === 'cancelled';
       this.els.artifacts.replaceChildren(...job.artifacts.map(renderArtifact));
     });
     this.announce(job);
@@ -298,7 +302,8 @@ function renderStage(stage, index) {
       : 'Starts when the stage before it is done.'),
     h('dl', { class: 'stage-facts' }, details.map(([term, value]) => h('div', null, h('dt', null, term), h('dd', null, value)))),
     stage.reason && h('p', { class: 'stage-reason' }, sentence(stage.reason)),
-    stage.timings?.length > 0 && renderTimings(stage));
+    stage.timings?.length > 0 && h('details', { class: 'stage-timings' },
+      h('summary', null, `Step timings (${stage.timings.length})`), renderTimings(stage)));
 }
 
 function renderTimings(stage) {
