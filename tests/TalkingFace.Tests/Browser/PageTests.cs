@@ -72,6 +72,8 @@ public sealed class PageTests(BrowserFixture browser) : IAsyncLifetime
 
         await Assertions.Expect(page.Locator("#jobs .job-row").First).ToContainTextAsync("hello.wav");
         await BrowserFixture.ScreenshotAsync(page, "talking-face-desktop");
+        await page.EvaluateAsync("() => window.scrollTo(0, 0)");
+        await BrowserFixture.ScreenshotAsync(page, "talking-face-desktop-top", fullPage: false);
         Assert.Empty(errors);
     }
 
@@ -94,6 +96,42 @@ public sealed class PageTests(BrowserFixture browser) : IAsyncLifetime
         Assert.InRange(videoWidth, 200, 390);
         await page.Locator("#job-panel").ScrollIntoViewIfNeededAsync();
         await BrowserFixture.ScreenshotAsync(page, "talking-face-phone", fullPage: false);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Speech_recorded_from_the_microphone_is_sent_as_wav_and_a_webcam_photo_fills_the_face_picker()
+    {
+        // Chromium's fake capture devices (a beeping microphone, a test-pattern camera), allowed without a prompt.
+        var (context, page, errors) = await browser.OpenAsync(_gateway.Address);
+        await using var _ = context;
+        await page.GotoAsync("/");
+
+        var form = page.Locator("#form-talking-face");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Record" }).ClickAsync();
+        await Assertions.Expect(form.Locator("[data-record]")).ToHaveAttributeAsync("aria-pressed", "true");
+        await page.WaitForTimeoutAsync(2500);
+        await form.GetByRole(AriaRole.Button, new() { Name = "Stop" }).ClickAsync();
+        await Assertions.Expect(form.Locator("[data-audio-caption]")).ToContainTextAsync("WAV");
+        await form.Locator("select[name=featureModel]").SelectOptionAsync("fast-hubert-int8");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Create talking-face job" }).ClickAsync();
+
+        var panel = page.Locator("#job-panel");
+        await Assertions.Expect(panel.Locator("[data-badge] .badge")).ToHaveTextAsync("succeeded", new() { Timeout = 180_000 });
+        await Assertions.Expect(panel.Locator("[data-eyebrow]")).ToContainTextAsync("recording-");
+        var duration = await panel.Locator("video[data-preview]").EvaluateAsync<double>(
+            "v => new Promise(ok => v.readyState >= 1 ? ok(v.duration) : v.addEventListener('loadedmetadata', () => ok(v.duration)))");
+        Assert.InRange(duration, 1.5, 4.0); // about the 2.5 s recorded
+
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Hair" }).ClickAsync();
+        var hair = page.Locator("#form-hair");
+        await hair.GetByRole(AriaRole.Button, new() { Name = "Use webcam" }).ClickAsync();
+        await page.WaitForFunctionAsync("() => document.querySelector('[data-webcam] video').videoWidth > 0");
+        await hair.GetByRole(AriaRole.Button, new() { Name = "Take photo" }).ClickAsync();
+        await Assertions.Expect(hair.Locator("[data-picker=face] [data-picker-text]")).ToContainTextAsync("webcam-");
+        await Assertions.Expect(hair.Locator("[data-webcam]")).ToBeHiddenAsync();
+        var photo = await hair.Locator("input[name=face]").EvaluateAsync<string>("i => i.files[0].type + ' ' + i.files[0].size");
+        Assert.StartsWith("image/png ", photo);
         Assert.Empty(errors);
     }
 
@@ -160,6 +198,8 @@ public sealed class PageTests(BrowserFixture browser) : IAsyncLifetime
         await Assertions.Expect(page.Locator("#job-panel [data-badge] .badge")).ToHaveTextAsync("succeeded");
         await Assertions.Expect(panel).ToBeVisibleAsync();
         await BrowserFixture.ScreenshotAsync(page, "batch-desktop");
+        await page.EvaluateAsync("() => window.scrollTo(0, 0)");
+        await BrowserFixture.ScreenshotAsync(page, "batch-desktop-top", fullPage: false);
         Assert.Empty(errors);
     }
 

@@ -4,7 +4,7 @@
 
 import { fleetApi } from './api.js';
 import { showProblem, clearProblem } from './problems.js';
-import { $, h, formatAgo, formatDate } from './dom.js';
+import { $, h, formatAgo, formatDate, formatSeconds } from './dom.js';
 
 const REFRESH_MS = 5000;
 
@@ -53,19 +53,45 @@ export class FleetBox {
       this.summaryBox.replaceChildren();
       return;
     }
-    const columns = [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
+    const present = [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
+    const preferred = PREFERRED_COLUMNS.filter(([key]) => present.includes(key));
+    const columns = preferred.length ? preferred.map(([key]) => key) : present.slice(0, 6);
     this.summaryBox.replaceChildren(
       h('h3', { class: 'section-title' }, fromServer ? 'Queues' : 'Queues (counted from the workers)'),
       h('div', { class: 'table-wrap' },
         h('table', { class: 'fleet-table fleet-summary', 'data-fleet-rows': rows.length },
           h('thead', null, h('tr', null,
             h('th', { scope: 'col' }, 'Stage'), h('th', { scope: 'col' }, 'Device'),
-            columns.map((c) => h('th', { scope: 'col', class: 'num' }, humanize(c))))),
+            columns.map((c) => h('th', { scope: 'col', class: 'num' }, COLUMN_LABELS.get(c) ?? humanize(c))))),
           h('tbody', null, rows.map((row) => h('tr', null,
             h('th', { scope: 'row' }, row.stage ?? '—'),
             h('td', null, h('span', { class: 'chip' }, row.deviceClass ?? '—')),
-            columns.map((c) => h('td', { class: 'num' }, formatValue(row.values[c])))))))));
+            columns.map((c) => h('td', { class: 'num', title: c === 'backlogUnits' && row.values.unit ? String(row.values.unit) : null },
+              formatColumn(c, row.values)))))))),
+      rows.filter((r) => r.values.waiting).map((r) => h('p', { class: 'field-note fleet-waiting' }, `${r.stage} · ${r.deviceClass}: ${r.values.waiting}`)));
   }
+}
+
+/** The columns worth the narrow box, when the summary has them: [field, label]. */
+const PREFERRED_COLUMNS = [
+  ['liveWorkers', 'Live'],
+  ['busyWorkers', 'Busy'],
+  ['queued', 'Queued'],
+  ['running', 'Running'],
+  ['backlogUnits', 'Backlog'],
+  ['expectedWaitSeconds', 'Wait'],
+];
+const COLUMN_LABELS = new Map(PREFERRED_COLUMNS);
+
+function formatColumn(key, values) {
+  const value = values[key];
+  if (key === 'expectedWaitSeconds') return value == null ? '—' : formatSeconds(value);
+  if (key === 'backlogUnits' && typeof value === 'number') return `${value < 10 ? value.toFixed(1) : Math.round(value)}${values.unit ? ' ' + shortUnit(values.unit) : ''}`;
+  return formatValue(value);
+}
+
+function shortUnit(unit) {
+  return { 'audio-seconds': 's', seconds: 's', frames: 'fr', images: 'img' }[unit] ?? unit;
 }
 
 /** Finds the rows in whatever shape the summary has: an array, or the first array inside an object. */
@@ -89,11 +115,10 @@ function countFromWorkers(workers) {
   const groups = new Map();
   for (const w of workers) {
     const key = `${w.stage}|${w.deviceClass}`;
-    const g = groups.get(key) ?? { stage: w.stage, deviceClass: w.deviceClass, values: { liveWorkers: 0, busy: 0, slots: 0 } };
+    const g = groups.get(key) ?? { stage: w.stage, deviceClass: w.deviceClass, values: { liveWorkers: 0, busyWorkers: 0 } };
     if (w.alive) {
       g.values.liveWorkers++;
-      g.values.busy += w.inFlight ?? 0;
-      g.values.slots += w.concurrency ?? 0;
+      if ((w.inFlight ?? 0) > 0) g.values.busyWorkers++;
     }
     groups.set(key, g);
   }

@@ -2,7 +2,7 @@
 // preview video with its downloads, or a hair job's before/after with the detected face boxes.
 
 import { api } from './api.js';
-import { h, formatBytes } from './dom.js';
+import { h, formatBytes, sentence } from './dom.js';
 
 const TALKING_FACE_DOWNLOADS = [
   ['features.npy', 'Audio features'],
@@ -93,8 +93,11 @@ async function drawDetections(url, frame, note) {
   svg.setAttribute('data-face-boxes', String(faces.length));
   svg.setAttribute('aria-hidden', 'true');
   const stroke = Math.max(2, Math.round(Math.min(width, heightPx) / 150));
-  for (const face of faces) {
+  faces.forEach((face, index) => {
     const rect = document.createElementNS(svgNs, 'rect');
+    // A candidate the human-face check turned down is drawn dashed; the face that went on, solid and thicker.
+    if (face.human === false) rect.setAttribute('class', 'is-rejected');
+    if (report.selected === index) rect.setAttribute('class', 'is-selected');
     for (const [k, v] of [['x', face.x], ['y', face.y], ['width', face.width], ['height', face.height]]) rect.setAttribute(k, String(Number(v) || 0));
     rect.setAttribute('stroke-width', String(stroke));
     rect.setAttribute('rx', String(stroke * 2));
@@ -116,14 +119,22 @@ async function drawDetections(url, frame, note) {
       dot.setAttribute('r', String(stroke * 1.5));
       svg.append(dot);
     }
-  }
+  });
   frame.append(svg);
 }
 
+const VERDICTS = {
+  'one-face': 'One face: the photo was used.',
+  'no-face': 'No face was found, so the photo was not used.',
+  'no-human-face': 'Nothing found looked like a human face, so the photo was not used.',
+  'several-faces': 'More than one face was found, so the photo was not used: send a photo of one person.',
+};
+
 function describeDetections(report, faces) {
-  const count = faces.length === 0 ? 'No face found' : faces.length === 1 ? '1 face found' : `${faces.length} faces found`;
-  const verdict = typeof report?.verdict === 'string' ? report.verdict
-    : report?.verdict && typeof report.verdict === 'object' ? (report.verdict.reason ?? report.verdict.message ?? '') : '';
+  const count = faces.length === 0 ? 'No face candidate found' : faces.length === 1 ? '1 face candidate found' : `${faces.length} face candidates found`;
   const detector = report?.detector ? ` by ${typeof report.detector === 'string' ? report.detector : report.detector.name ?? 'the detector'}` : '';
-  return [`${count}${detector}.`, verdict].filter(Boolean).join(' ');
+  const verdictText = typeof report?.verdict === 'string' ? report.verdict : report?.verdict?.reason ?? report?.verdict?.message ?? '';
+  const verdict = VERDICTS[verdictText] ?? verdictText;
+  const reason = report?.reason && report.reason !== verdict ? sentence(report.reason) : '';
+  return [`${count}${detector}.`, verdict && sentence(verdict), reason].filter(Boolean).join(' ');
 }
