@@ -32,7 +32,7 @@ public static class JobEventsEndpoint
         app.MapGroup("/api/jobs").WithTags("Jobs")
             .MapGet("/{id:guid}/events", Stream)
             .WithSummary("Server-sent events: the job (as in GET /api/jobs/{id}) each time it changes; ends when the job finishes")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .Produces<JobView>(StatusCodes.Status200OK, "text/event-stream") // each event's data
             .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
