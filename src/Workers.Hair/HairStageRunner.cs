@@ -1,0 +1,106 @@
+using OpenCvSharp;
+using TalkingFace.Contracts;
+using TalkingFace.Storage;
+using TalkingFace.Workers.Hair.Alignment;
+using TalkingFace.Workers.Hair.Detection;
+using TalkingFace.Workers.Hair.Imaging;
+using TalkingFace.Workers.Hair.Transfer;
+
+namespace TalkingFace.Workers.Hair;
+
+/// <summary>
+/// The hair stage: the face photo is searched for exactly one human face (<c>detections.json</c> either way), aligned
+/// FFHQ-style to the transfer's resolution (<c>aligned.png</c>); uploaded references are detected and aligned the
+/// same way, gallery references are pre-aligned; the transfer makes <c>result.png</c>, which is pasted back into the
+/// photo (<c>pasted.png</c>). Without a registered <see cref="IHairTransfer"/> the stage fails saying so.
+/// </summary>
+public sealed class HairStageRunner(FaceDetectors detectors, IHairTransfer? transfer = null) : IStageRunner<RunHairStage>
+{
+    public async Task<StageOutcome> RunAsync(RunHairStage command, StageRun run, CancellationToken ct)
+    {
+        if (!HairModes.All.Contains(command.Mode))
+            throw new StageFailedException($"hair mode '{command.Mode}' is not one of {string.Join(", ", HairModes.All)}");
+        var search = detectors.Get();
+        if (transfer is null) throw new StageFailedException("hair transfer is not available in this build: no IHairTransfer is registered");
+        var size = transfer.Resolution;
+
+        using var photo = await ReadImageAsync(run, command.FaceKey, "face photo", ct);
+        run.Report(0.05, Steps.FaceDetection);
+        var found = run.Time(Steps.FaceDetection, () => search.Find(photo, "photo"));
+        await run.SaveAsync(ArtifactNames.Detections, new MemoryStream(found.Report.ToJson()), "application/json", ct);
+        if (found.Face is null) throw new StageFailedException(found.Report.Reason!);
+
+        using var aligned = run.Time(Steps.FaceAlignment, () => FfhqAlignment.Align(photo, found.Face.Keypoints, size));
+        await SavePngAsync(run, ArtifactNames.AlignedFace, aligned.Image, ct);
+        run.Report(0.2);
+
+        var wantsShape = command.Mode is HairModes.Shape or HairModes.Both;
+        var wantsColor = command.Mode is HairModes.Color or HairModes.Both;
+        using var shape = wantsShape ? await ReferenceAsync(run, search, command.ShapeGalleryId, command.ShapeKey, "shape", size, ct) : null;
+        using var color = wantsColor ? await ReferenceAsync(run, search, command.ColorGalleryId, command.ColorKey, "color", size, ct) : null;
+        run.Report(0.3, Steps.HairTransfer);
+
+        var request = new HairTransferRequest(ImageCodec.ToRgb(aligned.Image),
+            shape is null ? null : ImageCodec.ToRgb(shape), color is null ? null : ImageCodec.ToRgb(color), command.Mode);
+        var result = await transfer.TransferAsync(request, ct);
+        foreach (var step in result.Timings) run.Record(step.Step, step.Seconds);
+        if (result.Image.Width != size || result.Image.Height != size)
+            throw new InvalidOperationException($"the hair transfer returned {result.Image.Width}x{result.Image.Height}, expected {size}x{size}");
+        run.Report(0.85, Steps.PasteBack);
+
+        using var resultBgr = ImageCodec.FromRgb(result.Image);
+        await SavePngAsync(run, ArtifactNames.HairResult, resultBgr, ct);
+        using var pasted = run.Time(Steps.PasteBack, () =>
+        {
+            using var mask = PasteBack.Mask(result.HairMask, size);
+            return PasteBack.Paste(photo, resultBgr, mask, aligned.Matrix);
+        });
+        await SavePngAsync(run, ArtifactNames.PastedPhoto, pasted, ct);
+        run.Report(1);
+        return new StageOutcome(result.Provider, result.Model);
+    }
+
+    /// <summary>A gallery item (pre-aligned: only resized to the transfer's side) or an uploaded image (detected and aligned).</summary>
+    private static async Task<Mat?> ReferenceAsync(StageRun run, FaceSearch search, string? galleryId, string? key, string kind, int size, CancellationToken ct)
+    {
+        if (galleryId is not null)
+        {
+            if (!GalleryKeys.IsValidId(galleryId)) throw new StageFailedException($"gallery id '{galleryId}' is not valid");
+            using var item = await ReadImageAsync(run, GalleryKeys.Image(galleryId), $"gallery {kind} reference '{galleryId}'", ct);
+            return run.Time(Steps.FaceAlignment, () => ImageCodec.ResizeSquare(item, size));
+        }
+        if (key is null) throw new StageFailedException($"this hair mode needs a {kind} reference: give a gallery id or upload an image");
+        using var upload = await ReadImageAsync(run, key, $"{kind} reference", ct);
+        var found = run.Time(Steps.FaceDetection, () => search.Find(upload, $"{kind} reference"));
+        if (found.Face is null) throw new StageFailedException(found.Report.Reason!);
+        using var aligned = run.Time(Steps.FaceAlignment, () => FfhqAlignment.Align(upload, found.Face.Keypoints, size));
+        return aligned.Image.Clone();
+    }
+
+    private static async Task<Mat> ReadImageAsync(StageRun run, string key, string what, CancellationToken ct)
+    {
+        byte[] bytes;
+        try
+        {
+            await using var stream = await run.OpenAsync(key, ct);
+            using var buffer = new MemoryStream();
+            await stream.CopyToAsync(buffer, ct);
+            bytes = buffer.ToArray();
+        }
+        catch (ArtifactNotFoundException)
+        {
+            throw new StageFailedException($"the {what} is not in the store ({key})");
+        }
+        try
+        {
+            return ImageCodec.DecodeBgr(bytes);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new StageFailedException($"the {what} cannot be used: {e.Message}");
+        }
+    }
+
+    private static Task SavePngAsync(StageRun run, string name, Mat image, CancellationToken ct) =>
+        run.SaveAsync(name, new MemoryStream(ImageCodec.EncodePng(image)), "image/png", ct);
+}
