@@ -9,10 +9,11 @@ using TalkingFace.Workers.Hair.Transfer;
 namespace TalkingFace.Workers.Hair;
 
 /// <summary>
-/// The hair stage: the face photo is searched for exactly one human face (<c>detections.json</c> either way), aligned
-/// FFHQ-style to the transfer's resolution (<c>aligned.png</c>); uploaded references are detected and aligned the
-/// same way, gallery references are pre-aligned; the transfer makes <c>result.png</c>, which is pasted back into the
-/// photo (<c>pasted.png</c>). Without a registered <see cref="IHairTransfer"/> the stage fails saying so.
+/// The hair stage: the face photo is searched for exactly one human face (<c>detections.json</c> either way) and
+/// uploaded references likewise; then the face is aligned FFHQ-style to the transfer's resolution
+/// (<c>aligned.png</c>), uploaded references the same way, gallery references (pre-aligned) are only resized; the
+/// transfer makes <c>result.png</c>, which is pasted back into the photo (<c>pasted.png</c>). Refusals come before
+/// the transfer is touched. Without a registered <see cref="IHairTransfer"/> the stage fails saying so.
 /// </summary>
 public sealed class HairStageRunner(FaceDetectors detectors, IHairTransfer? transfer = null) : IStageRunner<RunHairStage>
 {
@@ -21,8 +22,6 @@ public sealed class HairStageRunner(FaceDetectors detectors, IHairTransfer? tran
         if (!HairModes.All.Contains(command.Mode))
             throw new StageFailedException($"hair mode '{command.Mode}' is not one of {string.Join(", ", HairModes.All)}");
         var search = detectors.Get();
-        if (transfer is null) throw new StageFailedException("hair transfer is not available in this build: no IHairTransfer is registered");
-        var size = transfer.Resolution;
 
         using var photo = await ReadImageAsync(run, command.FaceKey, "face photo", ct);
         run.Report(0.05, Steps.FaceDetection);
@@ -30,14 +29,17 @@ public sealed class HairStageRunner(FaceDetectors detectors, IHairTransfer? tran
         await run.SaveAsync(ArtifactNames.Detections, new MemoryStream(found.Report.ToJson()), "application/json", ct);
         if (found.Face is null) throw new StageFailedException(found.Report.Reason!);
 
-        using var aligned = run.Time(Steps.FaceAlignment, () => FfhqAlignment.Align(photo, found.Face.Keypoints, size));
-        await SavePngAsync(run, ArtifactNames.AlignedFace, aligned.Image, ct);
-        run.Report(0.2);
-
         var wantsShape = command.Mode is HairModes.Shape or HairModes.Both;
         var wantsColor = command.Mode is HairModes.Color or HairModes.Both;
-        using var shape = wantsShape ? await ReferenceAsync(run, search, command.ShapeGalleryId, command.ShapeKey, "shape", size, ct) : null;
-        using var color = wantsColor ? await ReferenceAsync(run, search, command.ColorGalleryId, command.ColorKey, "color", size, ct) : null;
+        using var shapeSource = wantsShape ? await ReferenceAsync(run, search, command.ShapeGalleryId, command.ShapeKey, "shape", ct) : null;
+        using var colorSource = wantsColor ? await ReferenceAsync(run, search, command.ColorGalleryId, command.ColorKey, "color", ct) : null;
+
+        if (transfer is null) throw new StageFailedException("hair transfer is not available in this build: no IHairTransfer is registered");
+        var size = transfer.Resolution;
+        using var aligned = run.Time(Steps.FaceAlignment, () => FfhqAlignment.Align(photo, found.Face.Keypoints, size));
+        await SavePngAsync(run, ArtifactNames.AlignedFace, aligned.Image, ct);
+        using var shape = shapeSource is null ? null : run.Time(Steps.FaceAlignment, () => shapeSource.AlignTo(size));
+        using var color = colorSource is null ? null : run.Time(Steps.FaceAlignment, () => colorSource.AlignTo(size));
         run.Report(0.3, Steps.HairTransfer);
 
         var request = new HairTransferRequest(ImageCodec.ToRgb(aligned.Image),
@@ -60,21 +62,35 @@ public sealed class HairStageRunner(FaceDetectors detectors, IHairTransfer? tran
         return new StageOutcome(result.Provider, result.Model);
     }
 
-    /// <summary>A gallery item (pre-aligned: only resized to the transfer's side) or an uploaded image (detected and aligned).</summary>
-    private static async Task<Mat?> ReferenceAsync(StageRun run, FaceSearch search, string? galleryId, string? key, string kind, int size, CancellationToken ct)
+    /// <summary>A reference image before alignment: a pre-aligned gallery item, or an upload with its one face.</summary>
+    private sealed class Reference(Mat image, DetectedFace? face) : IDisposable
+    {
+        public Mat AlignTo(int size)
+        {
+            if (face is null) return ImageCodec.ResizeSquare(image, size);
+            using var aligned = FfhqAlignment.Align(image, face.Keypoints, size);
+            return aligned.Image.Clone();
+        }
+
+        public void Dispose() => image.Dispose();
+    }
+
+    private static async Task<Reference> ReferenceAsync(StageRun run, FaceSearch search, string? galleryId, string? key, string kind, CancellationToken ct)
     {
         if (galleryId is not null)
         {
             if (!GalleryKeys.IsValidId(galleryId)) throw new StageFailedException($"gallery id '{galleryId}' is not valid");
-            using var item = await ReadImageAsync(run, GalleryKeys.Image(galleryId), $"gallery {kind} reference '{galleryId}'", ct);
-            return run.Time(Steps.FaceAlignment, () => ImageCodec.ResizeSquare(item, size));
+            return new Reference(await ReadImageAsync(run, GalleryKeys.Image(galleryId), $"gallery {kind} reference '{galleryId}'", ct), null);
         }
         if (key is null) throw new StageFailedException($"this hair mode needs a {kind} reference: give a gallery id or upload an image");
-        using var upload = await ReadImageAsync(run, key, $"{kind} reference", ct);
+        var upload = await ReadImageAsync(run, key, $"{kind} reference", ct);
         var found = run.Time(Steps.FaceDetection, () => search.Find(upload, $"{kind} reference"));
-        if (found.Face is null) throw new StageFailedException(found.Report.Reason!);
-        using var aligned = run.Time(Steps.FaceAlignment, () => FfhqAlignment.Align(upload, found.Face.Keypoints, size));
-        return aligned.Image.Clone();
+        if (found.Face is null)
+        {
+            upload.Dispose();
+            throw new StageFailedException(found.Report.Reason!);
+        }
+        return new Reference(upload, found.Face);
     }
 
     private static async Task<Mat> ReadImageAsync(StageRun run, string key, string what, CancellationToken ct)

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 using Scalar.AspNetCore;
 using TalkingFace.Gateway.Batches;
+using TalkingFace.Gateway.Gallery;
 using TalkingFace.Hosting;
 using TalkingFace.Gateway.Fleet;
 using TalkingFace.Gateway.Jobs;
@@ -41,6 +42,7 @@ public static class GatewayExtensions
         builder.Services.AddScoped<JobSubmitter>();
         builder.AddModelStore();
         builder.Services.AddSingleton<MotionModelContracts>();
+        builder.AddGallery();
         builder.Services.AddSingleton<StageSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StageSweeper>());
 
@@ -82,6 +84,7 @@ public static class GatewayExtensions
         app.MapOperationalEndpoints();
         app.MapJobs();
         app.MapBatches();
+        app.MapGallery();
         app.MapFleet();
         var mode = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.Mode;
         app.Logger.LogInformation("TalkingFace gateway in {Mode} mode", mode);
