@@ -2,6 +2,7 @@ using MassTransit;
 using TalkingFace.Contracts;
 using TalkingFace.Models;
 using TalkingFace.Workers.Hair.Detection;
+using TalkingFace.Workers.Hair.Transfer;
 
 namespace TalkingFace.Workers.Hair;
 
@@ -16,6 +17,7 @@ public static class HairStage
         builder.Services.AddSingleton<FaceDetectorPreloader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FaceDetectorPreloader>());
         builder.Services.AddHealthChecks().AddCheck<FaceDetectorPreloader>("face-detection", tags: ["ready"]);
+        builder.AddHairTransfer();
         builder.Services.AddScoped<IStageRunner<RunHairStage>, HairStageRunner>();
         return builder;
     }

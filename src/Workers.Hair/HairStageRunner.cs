@@ -1,5 +1,6 @@
 using OpenCvSharp;
 using TalkingFace.Contracts;
+using TalkingFace.Models;
 using TalkingFace.Storage;
 using TalkingFace.Workers.Hair.Alignment;
 using TalkingFace.Workers.Hair.Detection;
@@ -13,7 +14,7 @@ namespace TalkingFace.Workers.Hair;
 /// uploaded references likewise; then the face is aligned FFHQ-style to the transfer's resolution
 /// (<c>aligned.png</c>), uploaded references the same way, gallery references (pre-aligned) are only resized; the
 /// transfer makes <c>result.png</c>, which is pasted back into the photo (<c>pasted.png</c>). Refusals come before
-/// the transfer is touched. Without a registered <see cref="IHairTransfer"/> the stage fails saying so.
+/// the transfer is touched. A transfer that is not configured (or not registered) fails the stage saying so.
 /// </summary>
 public sealed class HairStageRunner(FaceDetectors detectors, IHairTransfer? transfer = null) : IStageRunner<RunHairStage>
 {
@@ -35,7 +36,15 @@ public sealed class HairStageRunner(FaceDetectors detectors, IHairTransfer? tran
         using var colorSource = wantsColor ? await ReferenceAsync(run, search, command.ColorGalleryId, command.ColorKey, "color", ct) : null;
 
         if (transfer is null) throw new StageFailedException("hair transfer is not available in this build: no IHairTransfer is registered");
-        var size = transfer.Resolution;
+        int size;
+        try
+        {
+            size = transfer.Resolution;
+        }
+        catch (ModelStoreException e)
+        {
+            throw new StageFailedException($"hair transfer is not available: {e.Message}");
+        }
         using var aligned = run.Time(Steps.FaceAlignment, () => FfhqAlignment.Align(photo, found.Face.Keypoints, size));
         await SavePngAsync(run, ArtifactNames.AlignedFace, aligned.Image, ct);
         using var shape = shapeSource is null ? null : run.Time(Steps.FaceAlignment, () => shapeSource.AlignTo(size));
