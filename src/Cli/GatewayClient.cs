@@ -36,6 +36,24 @@ public sealed partial class GatewayClient(HttpClient http) : IDisposable
         return await ReadAsync<JobView>(response, ct);
     }
 
+    /// <summary>Submits a hair job: the face photo plus form fields, and reference images as (field, file) pairs.</summary>
+    public async Task<JobView> SubmitHairAsync(FileInfo face, IReadOnlyDictionary<string, string?> fields, IReadOnlyList<(string Field, FileInfo File)> references, CancellationToken ct)
+    {
+        using var form = new MultipartFormDataContent();
+        foreach (var (field, file) in references.Prepend(("face", face)))
+        {
+            var content = new StreamContent(file.OpenRead());
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            form.Add(content, field, file.Name);
+        }
+        foreach (var (name, value) in fields)
+        {
+            if (!string.IsNullOrWhiteSpace(value)) form.Add(new StringContent(value), name);
+        }
+        using var response = await http.PostAsync("/api/jobs/hair", form, ct);
+        return await ReadAsync<JobView>(response, ct);
+    }
+
     public async Task<JobView> GetJobAsync(Guid id, CancellationToken ct)
     {
         using var response = await http.GetAsync($"/api/jobs/{id}", ct);

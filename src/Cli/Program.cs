@@ -5,6 +5,7 @@ using TalkingFace.Cli.Commands;
 var root = new RootCommand("TalkingFace: face-synthesis jobs from the command line")
 {
     TalkCommand.Create(),
+    HairCommand.Create(),
     RemoteCommands.Submit(),
     RemoteCommands.Status(),
     RemoteCommands.Watch(),

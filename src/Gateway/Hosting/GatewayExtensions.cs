@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using Scalar.AspNetCore;
 using TalkingFace.Gateway.Batches;
 using TalkingFace.Gateway.Catalog;
+using TalkingFace.Gateway.Gallery;
 using TalkingFace.Hosting;
 using TalkingFace.Gateway.Fleet;
 using TalkingFace.Gateway.Jobs;
@@ -42,6 +43,7 @@ public static class GatewayExtensions
         builder.Services.AddScoped<JobSubmitter>();
         builder.AddModelStore();
         builder.Services.AddSingleton<MotionModelContracts>();
+        builder.AddGallery();
         builder.Services.AddSingleton<StageSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StageSweeper>());
 
@@ -85,6 +87,7 @@ public static class GatewayExtensions
         app.MapJobEvents();
         app.MapBatches();
         app.MapBatchList();
+        app.MapGallery();
         app.MapFleet();
         app.MapModels();
         var mode = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.Mode;

@@ -5,22 +5,18 @@ namespace TalkingFace.Tests.Browser;
 
 /// <summary>
 /// The hair form in headless Chromium: a gallery pick for shape and color ending in a before/after, and a refused photo
-/// whose reason and face boxes are shown. These need the hair pipeline (GET /api/gallery, the hair stage writing
-/// detections.json), built on another branch.
+/// whose reason and face boxes are shown (the shared YOLOv8-face detector, the demo hair chain).
 /// </summary>
 [Collection(BrowserCollection.Name)]
 public sealed class HairPageTests(BrowserFixture browser) : IAsyncLifetime
 {
-    /// <summary>Remove once the hair pipeline (wt/hair-pipeline: gallery endpoint, hair stage) is merged; the tests are written against its contract.</summary>
-    private const string NeedsHairPipeline = "needs GET /api/gallery and the hair stage from the hair pipeline branch; remove this Skip when it is merged";
-
-    private readonly LiveGatewayFactory _gateway = new();
+    private readonly LiveGatewayFactory _gateway = LiveGatewayFactory.ForHair();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
-    [Fact(Skip = NeedsHairPipeline)]
+    [Fact]
     public async Task A_hair_job_with_gallery_picks_shows_the_face_box_and_before_and_after()
     {
         var (context, page, errors) = await browser.OpenAsync(_gateway.Address);
@@ -53,7 +49,7 @@ public sealed class HairPageTests(BrowserFixture browser) : IAsyncLifetime
         Assert.Empty(errors);
     }
 
-    [Fact(Skip = NeedsHairPipeline)]
+    [Fact]
     public async Task A_photo_with_two_faces_is_refused_and_the_page_says_why_and_shows_both_boxes()
     {
         var (context, page, errors) = await browser.OpenAsync(_gateway.Address);

@@ -18,13 +18,41 @@ public sealed class LiveGatewayFactory : StandaloneGatewayFactory
     }
 
     /// <param name="settings">Configuration on top of the defaults, e.g. <c>Motion:Preview:Enabled=false</c>.</param>
-    public LiveGatewayFactory(IDictionary<string, string?> settings) : base(new Dictionary<string, string?>(settings)
-    {
-        ["Models:Root"] = Path.Combine(TestPaths.RepoRoot, "models"),
-        ["Worker:ProgressInterval"] = "00:00:00.200",
-    })
+    public LiveGatewayFactory(IDictionary<string, string?> settings) : base(WithDefaults(settings))
     {
         UseKestrel(0);
+    }
+
+    private static Dictionary<string, string?> WithDefaults(IDictionary<string, string?> settings)
+    {
+        var all = new Dictionary<string, string?>
+        {
+            ["Models:Root"] = Path.Combine(TestPaths.RepoRoot, "models"),
+            ["Worker:ProgressInterval"] = "00:00:00.200",
+        };
+        foreach (var (key, value) in settings) all[key] = value;
+        return all;
+    }
+
+    /// <summary>
+    /// For hair jobs: its own model store (<see cref="StandaloneGatewayFactory.ModelsRoot"/>) holding the shared
+    /// YOLOv8-face detector and the repository's demo hair chain, as the hair tests set it up.
+    /// </summary>
+    public static LiveGatewayFactory ForHair()
+    {
+        var factory = new LiveGatewayFactory(new Dictionary<string, string?> { ["Models:Root"] = null });
+        factory.UseOwnModelStore = true;
+        Hair.HairTestKit.InstallYoloDetector(factory.ModelsRoot);
+        Hair.HairGatewayFactory.CopyFolder(Path.Combine(TestPaths.RepoRoot, "models", "hairfast"), Path.Combine(factory.ModelsRoot, "hairfast"));
+        return factory;
+    }
+
+    private bool UseOwnModelStore { get; set; }
+
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        if (UseOwnModelStore) builder.UseSetting("Models:Root", ModelsRoot);
     }
 
     /// <summary>Starts the server (once) and returns its address, e.g. http://127.0.0.1:41234/.</summary>

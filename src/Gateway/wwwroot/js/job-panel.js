@@ -262,7 +262,11 @@ function describeOptions(job) {
     return [o.featureModel, o.motionModel, o.seed != null && `seed ${o.seed}`, o.temperature != null && `temperature ${o.temperature}`]
       .filter(Boolean).join(' · ');
   }
-  if (job.kind === 'hair') return [`mode ${o.mode}`, o.shapeId && `shape ${o.shapeId}`, o.colorId && `color ${o.colorId}`].filter(Boolean).join(' · ');
+  if (job.kind === 'hair') {
+    const shape = o.shapeGalleryId ?? o.shapeId;
+    const color = o.colorGalleryId ?? o.colorId;
+    return [`mode ${o.mode}`, shape && `shape ${shape}`, color && `color ${color}`].filter(Boolean).join(' · ');
+  }
   return JSON.stringify(o);
 }
 
