@@ -135,6 +135,6 @@ function describeDetections(report, faces) {
   const detector = report?.detector ? ` by ${typeof report.detector === 'string' ? report.detector : report.detector.name ?? 'the detector'}` : '';
   const verdictText = typeof report?.verdict === 'string' ? report.verdict : report?.verdict?.reason ?? report?.verdict?.message ?? '';
   const verdict = VERDICTS[verdictText] ?? verdictText;
-  const reason = report?.reason && report.reason !== verdict ? sentence(report.reason) : '';
-  return [`${count}${detector}.`, verdict && sentence(verdict), reason].filter(Boolean).join(' ');
+  // The full reason (where each face is, which check said what) is already the job's reason, shown above.
+  return [`${count}${detector}.`, verdict && sentence(verdict)].filter(Boolean).join(' ');
 }
