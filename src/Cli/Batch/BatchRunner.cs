@@ -256,13 +256,16 @@ public sealed class BatchRunner(GatewayClient client, BatchSettings settings, Te
         }
     }
 
-    /// <summary>Downloads what the job made (not the user's own input) and job.json into the item's folder, checking each sha256.</summary>
+    /// <summary>
+    /// Downloads what the job made (not the user's own input) and job.json into the item's folder, checking each sha256;
+    /// for a failed job, what its finished steps made.
+    /// </summary>
     private async Task CollectAsync(BatchItem item, JobView job, CancellationToken ct)
     {
         var folder = Path.Combine(settings.Output.FullName, item.Output!);
         Directory.CreateDirectory(folder);
         var files = new List<BatchFile>();
-        if (settings.Download && job.State == "succeeded")
+        if (settings.Download) // a failed job's partial results too, e.g. detections.json saying why a photo was refused
         {
             foreach (var artifact in job.Artifacts.Where(a => a.Stage != "input"))
             {
