@@ -330,7 +330,8 @@ export async function describeFeatureModels(selects) {
       const model = byName.get(option.value);
       const base = option.dataset.base ?? option.textContent;
       option.dataset.base = base;
-      option.textContent = !model ? `${base} (not installed)` : model.demo ? `${base} (demo weights)` : base;
+      option.textContent = !model ? `${base} · not installed` : model.demo ? `${base} · demo` : base;
+      option.title = !model ? "This gateway's model store lacks it" : model.demo ? "Demo weights: real architecture, fixed-seed random numbers" : "";
     }
   }
 }
