@@ -38,6 +38,7 @@ public sealed class AudioStageRunner(
             }
         }
         run.Report(0.2, Steps.AudioConversion);
+        run.WorkUnits = audio.Duration.TotalSeconds;
         metrics.AudioSeconds.Add(audio.Duration.TotalSeconds, new KeyValuePair<string, object?>("stage", Stages.Audio));
 
         using (var wav = new MemoryStream())

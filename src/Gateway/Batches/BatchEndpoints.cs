@@ -7,6 +7,7 @@ using TalkingFace.Gateway.Hosting;
 using TalkingFace.Gateway.Jobs;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
+using TalkingFace.Gateway.Scheduling;
 using TalkingFace.Media;
 
 namespace TalkingFace.Gateway.Batches;
@@ -71,10 +72,14 @@ public static class BatchEndpoints
         }
 
         // Each item has its own key derived from the batch's, so a retried batch fills in what is missing without duplicates.
-        for (var i = 0; i < files.Count; i++)
+        // Longest clips are submitted (and so placed) first: with each placed where it finishes earliest, that keeps
+        // the batch's makespan near its lower bound (FleetScheduler.PlaceBatch, measured by bench/fleet).
+        var seconds = new double?[files.Count];
+        for (var i = 0; i < files.Count; i++) seconds[i] = await AudioProbe.SecondsAsync(files[i], ct);
+        foreach (var i in FleetScheduler.SubmissionOrder([.. seconds.Select(s => s ?? 0)]))
         {
             var itemKey = key is null ? null : $"{key}#{i}";
-            await submitter.SubmitAsync(new JobDraft(kind, deviceClass, priority, optionsJson,
+            await submitter.SubmitAsync(new JobDraft(kind, deviceClass, priority, JobOptionsJson.Write(options with { AudioSeconds = seconds[i] }),
                 [JobEndpoints.Input(ArtifactNames.InputAudio, files[i])], itemKey, batch.Id), ct);
         }
         var view = await LoadViewAsync(db, batch.Id, ct);

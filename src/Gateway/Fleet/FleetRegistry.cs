@@ -1,59 +1,72 @@
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using TalkingFace.Contracts;
-using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
 
 namespace TalkingFace.Gateway.Fleet;
 
-/// <summary>Keeps the last heartbeat of every worker in the database, so every gateway replica sees the same fleet.</summary>
-public sealed class WorkerHeartbeatConsumer(JobsDbContext db) : IConsumer<WorkerHeartbeat>
+/// <summary>The last heartbeat of one worker for one stage, and whether the worker still counts as alive.</summary>
+public sealed record WorkerState(WorkerHeartbeat Heartbeat, bool Alive)
 {
-    public async Task Consume(ConsumeContext<WorkerHeartbeat> context)
-    {
-        var h = context.Message;
-        var record = await db.Workers.FindAsync([h.Worker.WorkerId, h.Stage], context.CancellationToken);
-        if (record is null)
-        {
-            record = new WorkerRecord { WorkerId = h.Worker.WorkerId, Stage = h.Stage, Host = h.Worker.Host, DeviceClass = h.Worker.DeviceClass, FirstSeenAt = h.At };
-            db.Workers.Add(record);
-        }
-        if (h.At < record.LastSeenAt) return; // an older heartbeat arriving late
-        record.Host = h.Worker.Host;
-        record.DeviceClass = h.Worker.DeviceClass;
-        record.Providers = [.. h.Providers];
-        record.Concurrency = h.Concurrency;
-        record.InFlight = h.InFlight;
-        record.LastSeenAt = h.At;
-        try
-        {
-            await db.SaveChangesAsync(context.CancellationToken);
-        }
-        catch (DbUpdateException) when (db.Entry(record).State == EntityState.Added)
-        {
-            // Two heartbeats of a new worker raced; the next one updates the row.
-        }
-    }
+    public string WorkerId => Heartbeat.Worker.WorkerId;
+    public string DeviceClass => Heartbeat.Worker.DeviceClass;
+    public string Stage => Heartbeat.Stage;
 }
 
-public sealed record WorkerView(string WorkerId, string Stage, string Host, string DeviceClass, IReadOnlyList<string> Providers,
-    int Concurrency, int InFlight, bool Alive, DateTimeOffset LastSeenAt);
-
-public static class FleetEndpoints
+/// <summary>
+/// This gateway replica's view of the fleet, in memory: every replica receives every heartbeat on its own temporary
+/// queue, so no database table (and no migration) is needed for models and speeds. A worker is dead after
+/// <see cref="FleetOptions.MissedHeartbeats"/> of its heartbeat intervals without one, and forgotten after
+/// <c>Pipeline:ForgetWorkersAfter</c>.
+/// </summary>
+public sealed class FleetRegistry(IOptions<FleetOptions> fleet, IOptions<PipelineOptions> pipeline, TimeProvider clock)
 {
-    public static IEndpointRouteBuilder MapFleet(this IEndpointRouteBuilder app)
+    private readonly Dictionary<(string WorkerId, string Stage), WorkerHeartbeat> _last = [];
+    private readonly DateTimeOffset _startedAt = clock.GetUtcNow();
+
+    public DateTimeOffset Now => clock.GetUtcNow();
+
+    /// <summary>Whether this registry has listened long enough (<see cref="FleetOptions.RegistryWarmUp"/>) for "no live worker" to be trusted.</summary>
+    public bool IsWarm => Now - _startedAt >= fleet.Value.RegistryWarmUp;
+
+    public void Record(WorkerHeartbeat heartbeat)
     {
-        var fleet = app.MapGroup("/api/fleet").WithTags("Fleet");
-        fleet.MapGet("/workers", async (JobsDbContext db, IOptions<PipelineOptions> options, CancellationToken ct) =>
+        lock (_last)
         {
-            var aliveAfter = DateTimeOffset.UtcNow - options.Value.WorkerTimeout;
-            var workers = await db.Workers.AsNoTracking().ToListAsync(ct);
-            return workers.OrderBy(w => w.Stage).ThenBy(w => w.DeviceClass).ThenBy(w => w.WorkerId)
-                .Select(w => new WorkerView(w.WorkerId, w.Stage, w.Host, w.DeviceClass, w.Providers, w.Concurrency, w.InFlight,
-                    w.LastSeenAt >= aliveAfter, w.LastSeenAt))
-                .ToList();
-        }).WithSummary("Workers seen by the gateway, with whether they are still alive");
-        return app;
+            var key = (heartbeat.Worker.WorkerId, heartbeat.Stage);
+            if (_last.TryGetValue(key, out var earlier) && earlier.At > heartbeat.At) return; // a late, older one
+            _last[key] = heartbeat;
+        }
+    }
+
+    /// <summary>How long after its last heartbeat a worker still counts as alive.</summary>
+    public TimeSpan AliveFor(WorkerHeartbeat heartbeat) =>
+        heartbeat.Interval is { } interval && interval > TimeSpan.Zero
+            ? interval * Math.Max(1, fleet.Value.MissedHeartbeats)
+            : pipeline.Value.WorkerTimeout;
+
+    public IReadOnlyList<WorkerState> Snapshot()
+    {
+        var now = Now;
+        var forgetBefore = now - pipeline.Value.ForgetWorkersAfter;
+        lock (_last)
+        {
+            foreach (var key in _last.Where(kv => kv.Value.At < forgetBefore).Select(kv => kv.Key).ToList()) _last.Remove(key);
+            return [.. _last.Values.Select(h => new WorkerState(h, now - h.At <= AliveFor(h)))];
+        }
+    }
+
+    /// <summary>Whether a live worker serves <paramref name="stage"/> for <paramref name="deviceClass"/>.</summary>
+    public bool HasLiveWorker(string stage, string deviceClass) =>
+        Snapshot().Any(w => w.Alive && w.Stage == stage && w.DeviceClass == deviceClass);
+}
+
+/// <summary>Feeds this replica's <see cref="FleetRegistry"/>; bound to a temporary queue of its own, so every replica gets every heartbeat.</summary>
+public sealed class FleetRegistryConsumer(FleetRegistry registry) : IConsumer<WorkerHeartbeat>
+{
+    public Task Consume(ConsumeContext<WorkerHeartbeat> context)
+    {
+        registry.Record(context.Message);
+        return Task.CompletedTask;
     }
 }

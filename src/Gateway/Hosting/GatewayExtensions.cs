@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Diagnostics;
 using Scalar.AspNetCore;
 using TalkingFace.Gateway.Batches;
@@ -39,6 +40,11 @@ public static class GatewayExtensions
         builder.AddJobsDatabase();
         builder.AddArtifactStore();
 
+        builder.Services.AddOptions<FleetOptions>().Bind(builder.Configuration.GetSection(FleetOptions.Section));
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<FleetRegistry>();
+        builder.Services.AddScoped<FleetView>();
+        builder.Services.AddHostedService<FleetMetrics>();
         builder.Services.AddScoped<StageDispatcher>();
         builder.Services.AddScoped<JobSubmitter>();
         builder.AddModelStore();
@@ -64,6 +70,12 @@ public static class GatewayExtensions
         {
             bus.AddConsumer<StageEventsConsumer>().Endpoint(e => e.Name = "gateway");
             bus.AddConsumer<WorkerHeartbeatConsumer>().Endpoint(e => e.Name = "gateway-fleet");
+            // Every replica keeps its own registry: a temporary queue per gateway process receives every heartbeat.
+            bus.AddConsumer<FleetRegistryConsumer>().Endpoint(e =>
+            {
+                e.Name = $"gateway-fleet-registry-{Environment.MachineName}-{Guid.NewGuid():N}".ToLowerInvariant();
+                e.Temporary = true;
+            });
             if (standalone)
             {
                 bus.AddAudioStageConsumer(builder.Configuration);

@@ -31,4 +31,20 @@ internal static class AudioProbe
             return $"'{file.FileName}': {e.Message}";
         }
     }
+
+    /// <summary>Seconds of audio a WAV declares in its header (the scheduler's unit of work), or null for other formats and unreadable headers.</summary>
+    public static async Task<double?> SecondsAsync(IFormFile file, CancellationToken ct)
+    {
+        if (SubmitForm.Sniff(file) != MediaKind.Wav) return null;
+        try
+        {
+            await using var stream = file.OpenReadStream();
+            var header = await WavReader.ReadHeaderAsync(stream, ct);
+            return header.DeclaredDuration is { } duration ? Math.Round(duration.TotalSeconds, 3) : null;
+        }
+        catch (AudioFormatException)
+        {
+            return null;
+        }
+    }
 }

@@ -70,6 +70,7 @@ public static class JobEndpoints
         var (options, deviceClass, priority) = ReadTalkingFaceOptions(form, pipeline.Value, motion);
         if (form.HasErrors) return form.ValidationProblem();
         if (await AudioProbe.CheckAsync(audio!, ct) is { } invalid) return Problems.Status(StatusCodes.Status400BadRequest, "The audio cannot be used", invalid);
+        options = options with { AudioSeconds = await AudioProbe.SecondsAsync(audio!, ct) };
 
         var draft = new JobDraft(JobKinds.TalkingFace, deviceClass, priority, JobOptionsJson.Write(options),
             [Input(ArtifactNames.InputAudio, audio!)], IdempotencyKey(request));

@@ -63,7 +63,8 @@ public sealed class JobSubmitter(
             CreatedAt = now,
             UpdatedAt = now,
         };
-        var stageClass = draft.DeviceClass == DeviceClasses.Auto ? options.Value.DefaultDeviceClass : draft.DeviceClass;
+        // "auto" stays on the stage until it is dispatched: the scheduler picks the class then, from the fleet at that moment.
+        var stageClass = draft.DeviceClass;
         var order = 0;
         foreach (var name in JobKinds.StagesOf(draft.Kind))
         {

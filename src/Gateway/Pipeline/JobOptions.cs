@@ -3,7 +3,8 @@ using System.Text.Json;
 namespace TalkingFace.Gateway.Pipeline;
 
 /// <summary>Options of a talking-face job, validated at submit and stored with the job.</summary>
-public sealed record TalkingFaceOptions(string FeatureModel, string MotionModel, int Seed, double Temperature)
+/// <param name="AudioSeconds">Length of the input audio when the gateway could read it at submit (WAV); the scheduler's unit of work.</param>
+public sealed record TalkingFaceOptions(string FeatureModel, string MotionModel, int Seed, double Temperature, double? AudioSeconds = null)
 {
     public static readonly IReadOnlyList<string> FeatureModels = ["hubert-large", "hubert-large-int8", "hubert-base", "fast-hubert", "fast-hubert-int8"];
 }

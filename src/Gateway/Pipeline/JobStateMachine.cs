@@ -15,6 +15,7 @@ public static class JobStateMachine
     public static void Started(JobRecord job, StageRecord stage, StageStarted e, DateTimeOffset now)
     {
         stage.State = StageState.Running;
+        stage.Reason = WaitingNote.Strip(stage.Reason);
         stage.StartedAt = e.At;
         stage.LastHeartbeatAt = now;
         Assign(stage, e.Worker);
@@ -25,7 +26,11 @@ public static class JobStateMachine
 
     public static void Progressed(JobRecord job, StageRecord stage, StageProgress e, DateTimeOffset now)
     {
-        if (stage.State is StageState.Queued or StageState.Pending) stage.State = StageState.Running;
+        if (stage.State is StageState.Queued or StageState.Pending)
+        {
+            stage.State = StageState.Running;
+            stage.Reason = WaitingNote.Strip(stage.Reason);
+        }
         stage.LastHeartbeatAt = now;
         stage.Progress = e.Fraction;
         stage.CurrentStep = e.Step;

@@ -1,20 +1,45 @@
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using TalkingFace.Contracts;
+using TalkingFace.Gateway.Fleet;
 using TalkingFace.Gateway.Persistence;
+using TalkingFace.Gateway.Scheduling;
+using TalkingFace.Messaging;
 
 namespace TalkingFace.Gateway.Pipeline;
 
 /// <summary>
-/// Sends a pending stage to its queue <c>{stage}.{class}</c>. The stage is marked queued in the database
-/// first (the concurrency token makes one gateway replica win), then sent; if the send fails the stage
-/// goes back to pending and the sweeper tries again.
+/// Sends a pending stage to its queue <c>{stage}.{class}</c>. The class is the job's pinned one, or for <c>auto</c>
+/// the one <see cref="FleetScheduler"/> expects to finish it earliest; without a live worker for it the stage is
+/// still sent (a worker may come) and marked <c>waiting: no live worker for class X</c>. The stage is marked queued
+/// in the database first (the concurrency token makes one gateway replica win), then sent with the job's priority;
+/// if the send fails the stage goes back to pending and the sweeper tries again.
 /// </summary>
-public sealed class StageDispatcher(JobsDbContext db, ISendEndpointProvider sendEndpoints, ILogger<StageDispatcher> logger)
+public sealed class StageDispatcher(
+    JobsDbContext db,
+    ISendEndpointProvider sendEndpoints,
+    IStageQueueDeclarer queues,
+    FleetView fleet,
+    IOptions<PipelineOptions> pipeline,
+    IOptions<MessagingOptions> messaging,
+    ILogger<StageDispatcher> logger)
 {
+    /// <summary>Where this stage of this job should go now.</summary>
+    public async Task<Placement> PlaceAsync(JobRecord job, StageRecord stage, CancellationToken ct)
+    {
+        var pinned = job.DeviceClass == DeviceClasses.Auto ? null : job.DeviceClass;
+        var capacity = await fleet.CapacityAsync(stage.Name, ct);
+        var item = new WorkItem(stage.Name, fleet.UnitsOf(job.Kind, job.OptionsJson), job.Priority, FleetView.ModelOf(job.Kind, stage.Name, job.OptionsJson));
+        return FleetScheduler.Place(capacity, item, pinned, pipeline.Value.DefaultDeviceClass);
+    }
+
     public async Task<bool> DispatchAsync(JobRecord job, StageRecord stage, CancellationToken ct)
     {
         var now = DateTimeOffset.UtcNow;
+        var placement = await PlaceAsync(job, stage, ct);
+        stage.DeviceClass = placement.DeviceClass;
+        stage.Reason = WaitingNote.Apply(stage.Reason, placement.Waiting);
         stage.State = StageState.Queued;
         stage.DispatchedAt = now;
         try
@@ -28,11 +53,14 @@ public sealed class StageDispatcher(JobsDbContext db, ISendEndpointProvider send
 
         try
         {
-            var command = CreateCommand(job, stage, new StageTicket(job.Id, stage.Name, stage.Attempt, stage.DeviceClass, now));
-            var endpoint = await sendEndpoints.GetSendEndpoint(new Uri($"queue:{Stages.QueueName(stage.Name, stage.DeviceClass)}"));
-            await endpoint.Send(command, command.GetType(), ct);
-            logger.LogInformation("Dispatched {Stage} of job {JobId} (attempt {Attempt}) to {Queue}",
-                stage.Name, job.Id, stage.Attempt, Stages.QueueName(stage.Name, stage.DeviceClass));
+            var queue = Stages.QueueName(stage.Name, stage.DeviceClass);
+            var command = CreateCommand(job, stage, new StageTicket(job.Id, stage.Name, stage.Attempt, stage.DeviceClass, now, job.Priority));
+            await queues.EnsureAsync(queue, ct);
+            var endpoint = await sendEndpoints.GetSendEndpoint(StageQueues.SendAddress(queue, messaging.Value.Transport));
+            var priority = StageQueues.MessagePriority(job.Priority, messaging.Value);
+            await endpoint.Send(command, command.GetType(), Pipe.Execute<SendContext>(send => send.TrySetPriority(priority)), ct);
+            logger.LogInformation("Dispatched {Stage} of job {JobId} (attempt {Attempt}, priority {Priority}) to {Queue}, expected to finish in {Finish:F1} s{Waiting}",
+                stage.Name, job.Id, stage.Attempt, job.Priority, queue, placement.ExpectedFinishSeconds, placement.Waiting is null ? "" : "; " + placement.Waiting);
             return true;
         }
         catch (Exception e) when (e is not OperationCanceledException)

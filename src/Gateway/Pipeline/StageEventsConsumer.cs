@@ -26,16 +26,18 @@ public sealed class StageEventsConsumer(
     IConsumer<Fault<RunMotionStage>>,
     IConsumer<Fault<RunHairStage>>
 {
-    public Task Consume(ConsumeContext<StageStarted> context)
+    public async Task Consume(ConsumeContext<StageStarted> context)
     {
         var e = context.Message;
-        return Apply(e.JobId, e.Stage, e.Attempt, (job, stage, now) =>
+        (string Stage, string DeviceClass, double Seconds)? wait = null;
+        await Apply(e.JobId, e.Stage, e.Attempt, (job, stage, now) =>
         {
             JobStateMachine.Started(job, stage, e, now);
-            if (stage.QueueWaitSeconds is { } wait)
-                metrics.StageQueueWait.Record(wait, new("stage", stage.Name), new("device_class", stage.DeviceClass));
+            if (stage.QueueWaitSeconds is { } seconds) wait = (stage.Name, stage.DeviceClass, seconds);
             return null;
         }, context.CancellationToken);
+        // Recorded once the change is saved: a save that loses a race is retried, and must not count twice.
+        if (wait is { } w) metrics.StageQueueWait.Record(w.Seconds, new("stage", w.Stage), new("device_class", w.DeviceClass));
     }
 
     public Task Consume(ConsumeContext<StageProgress> context)

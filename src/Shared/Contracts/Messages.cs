@@ -4,12 +4,14 @@ namespace TalkingFace.Contracts;
 // receive a stage command and answer with events.
 
 /// <summary>Which job, stage and attempt a command is for, and where its outputs go.</summary>
+/// <param name="Priority">The job's priority (0-9, higher first); also the message's priority on a RabbitMQ stage queue.</param>
 public sealed record StageTicket(
     Guid JobId,
     string Stage,
     int Attempt,
     string DeviceClass,
-    DateTimeOffset DispatchedAt);
+    DateTimeOffset DispatchedAt,
+    int Priority = 0);
 
 /// <summary>A command that asks a worker to run one stage of one job.</summary>
 public interface IStageCommand
@@ -82,11 +84,36 @@ public sealed record StageFailed(
     DateTimeOffset StartedAt,
     DateTimeOffset FinishedAt);
 
+/// <summary>A model a worker can run: the newest version in its store, and whether it is loaded already.</summary>
+public sealed record WorkerModel(string Name, string Version, bool Loaded);
+
+/// <summary>
+/// A worker's measured speed on one stage: an exponential moving average of seconds of run time per unit of work
+/// (<see cref="WorkUnits"/>: seconds of audio, or images), over <paramref name="Samples"/> finished runs.
+/// </summary>
+public sealed record WorkerSpeed(double SecondsPerUnit, string Unit, int Samples);
+
 /// <summary>A worker's periodic announcement of itself, for the fleet registry.</summary>
+/// <param name="Providers">Execution providers this process's ONNX Runtime actually offers.</param>
+/// <param name="Models">Models the worker can run (empty: the stage needs none, or the store is empty).</param>
+/// <param name="Speed">Null until the worker has finished a run of this stage.</param>
+/// <param name="Interval">How often this worker sends heartbeats; the registry counts missed ones against it.</param>
 public sealed record WorkerHeartbeat(
     WorkerIdentity Worker,
     string Stage,
     IReadOnlyList<string> Providers,
     int Concurrency,
     int InFlight,
-    DateTimeOffset At);
+    DateTimeOffset At,
+    IReadOnlyList<WorkerModel>? Models = null,
+    WorkerSpeed? Speed = null,
+    TimeSpan? Interval = null);
+
+/// <summary>The unit a stage's work is measured in, for speeds and scheduling.</summary>
+public static class WorkUnits
+{
+    public const string AudioSecond = "audio_second";
+    public const string Image = "image";
+
+    public static string Of(string stage) => stage == Stages.Hair ? Image : AudioSecond;
+}

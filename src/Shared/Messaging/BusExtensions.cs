@@ -18,13 +18,22 @@ public static class BusExtensions
         var options = builder.Configuration.GetSection(MessagingOptions.Section).Get<MessagingOptions>() ?? new MessagingOptions();
         builder.Services.AddOptions<MessagingOptions>().Bind(builder.Configuration.GetSection(MessagingOptions.Section));
 
+        if (options.Transport == Transport.RabbitMq) builder.Services.AddSingleton<IStageQueueDeclarer, RabbitMqStageQueueDeclarer>();
+        else builder.Services.AddSingleton<IStageQueueDeclarer, InMemoryStageQueueDeclarer>();
+
         builder.Services.AddMassTransit(bus =>
         {
             registerConsumers(bus);
-            bus.AddConfigureEndpointsCallback((_, _, endpoint) =>
+            bus.AddConfigureEndpointsCallback((_, name, endpoint) =>
             {
                 var intervals = options.EffectiveRetryIntervals;
                 if (intervals.Count > 0) endpoint.UseMessageRetry(r => r.Intervals([.. intervals]));
+                if (IsStageQueue(name))
+                {
+                    StageQueues.Configure(endpoint, options);
+                    // A stage command is acknowledged when its run starts (StageConsumer), so one at a time is enough here.
+                    if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit) rabbit.PrefetchCount = 1;
+                }
             });
 
             switch (options.Transport)
@@ -49,4 +58,7 @@ public static class BusExtensions
         });
         return builder;
     }
+
+    private static bool IsStageQueue(string name) =>
+        TalkingFace.Contracts.Stages.All.Any(stage => name.StartsWith(stage + ".", StringComparison.Ordinal) && !name.EndsWith("_error", StringComparison.Ordinal));
 }

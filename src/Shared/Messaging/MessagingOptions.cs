@@ -11,6 +11,13 @@ public sealed class MessagingOptions
 
     public RabbitMqOptions RabbitMq { get; set; } = new();
 
+    /// <summary>
+    /// <c>x-max-priority</c> of the stage queues (RabbitMQ), so a job's priority 0-9 orders its class's queue; 0 turns
+    /// priorities off. Changing it on a broker that already holds the queues needs them deleted first (RabbitMQ refuses
+    /// a redeclaration with other arguments).
+    /// </summary>
+    public byte MaxPriority { get; set; } = 9;
+
     /// <summary>In-process retries of a throwing consumer before the message goes to the <c>_error</c> queue (default 0.2 s, 1 s, 3 s).</summary>
     /// <remarks>Null by default because the configuration binder appends to a pre-filled array instead of replacing it.</remarks>
     public TimeSpan[]? RetryIntervals { get; set; }

@@ -43,5 +43,20 @@ public sealed class TalkingFaceMetrics : IDisposable
     public Counter<long> FeatureCacheHits { get; }
     public Counter<long> FeatureCacheMisses { get; }
 
+    /// <summary>
+    /// Starts the rare-event counters at zero for every stage (and class), so dashboards and alerts
+    /// (<c>increase(...) &gt; 0</c>) see a series before the first retry or dead letter happens.
+    /// </summary>
+    public void StartCountersAtZero(IEnumerable<string> stages, IEnumerable<string> deviceClasses)
+    {
+        var classes = deviceClasses.ToList();
+        foreach (var stage in stages)
+        {
+            StageRetries.Add(0, new KeyValuePair<string, object?>("stage", stage));
+            foreach (var deviceClass in classes)
+                DeadLetters.Add(0, new KeyValuePair<string, object?>("stage", stage), new("device_class", deviceClass));
+        }
+    }
+
     public void Dispose() => _meter.Dispose();
 }

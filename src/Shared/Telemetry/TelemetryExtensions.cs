@@ -14,10 +14,15 @@ namespace TalkingFace.Telemetry;
 
 public static class TelemetryExtensions
 {
-    /// <summary>OpenTelemetry metrics (Prometheus scrape endpoint) and traces across HTTP and the bus.</summary>
+    /// <summary>
+    /// OpenTelemetry metrics (Prometheus scrape endpoint, explicit second buckets for every duration histogram) and
+    /// traces across HTTP (ASP.NET Core, HttpClient), the bus (MassTransit's ActivitySource) and the stage runs.
+    /// Traces and metrics also go to an OTLP collector when <c>Telemetry:OtlpEndpoint</c> is set (e.g. http://tempo:4317).
+    /// </summary>
     public static IHostApplicationBuilder AddTalkingFaceTelemetry(this IHostApplicationBuilder builder, string serviceName)
     {
         builder.Services.AddSingleton<TalkingFaceMetrics>();
+        var otlp = builder.Configuration["Telemetry:OtlpEndpoint"];
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName))
             .WithMetrics(metrics => metrics
@@ -27,14 +32,22 @@ public static class TelemetryExtensions
                 .AddView(instrument => instrument.Unit == "s" && instrument.GetType().Name.StartsWith("Histogram", StringComparison.Ordinal)
                     ? new ExplicitBucketHistogramConfiguration { Boundaries = TalkingFaceMetrics.SecondsBuckets }
                     : null)
-                .AddPrometheusExporter())
+                .AddPrometheusExporter()
+                .AddOtlpWhen(otlp))
             .WithTracing(tracing => tracing
                 .AddSource(TalkingFaceMetrics.ActivitySource.Name, DiagnosticHeaders.DefaultListenerName)
-                .AddAspNetCoreInstrumentation()
-                .AddHttpClientInstrumentation());
+                .AddAspNetCoreInstrumentation(o => o.Filter = context => !context.Request.Path.StartsWithSegments("/metrics") && !context.Request.Path.StartsWithSegments("/health"))
+                .AddHttpClientInstrumentation()
+                .AddOtlpWhen(otlp));
         builder.Services.AddHealthChecks();
         return builder;
     }
+
+    private static MeterProviderBuilder AddOtlpWhen(this MeterProviderBuilder metrics, string? endpoint) =>
+        string.IsNullOrWhiteSpace(endpoint) ? metrics : metrics.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
+
+    private static TracerProviderBuilder AddOtlpWhen(this TracerProviderBuilder tracing, string? endpoint) =>
+        string.IsNullOrWhiteSpace(endpoint) ? tracing : tracing.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
 
     /// <summary><c>/metrics</c>, <c>/health/live</c> (process up) and <c>/health/ready</c> (every dependency answers).</summary>
     public static IEndpointRouteBuilder MapOperationalEndpoints(this IEndpointRouteBuilder app)

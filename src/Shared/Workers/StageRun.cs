@@ -15,6 +15,9 @@ public sealed class StageRun(StageTicket ticket, IArtifactStore store)
     private readonly object _gate = new();
 
     public StageTicket Ticket { get; } = ticket;
+
+    /// <summary>How much work this run was, in the stage's unit (<see cref="Contracts.WorkUnits"/>): seconds of audio, or images. Runners set it once known.</summary>
+    public double? WorkUnits { get; set; }
     public double Progress { get; private set; }
     public string? CurrentStep { get; private set; }
 

@@ -13,12 +13,14 @@ public static class WorkerExtensions
     {
         builder.Services.AddOptions<WorkerOptions>().Bind(builder.Configuration.GetSection(WorkerOptions.Section));
         builder.Services.AddSingleton<WorkerInfo>();
+        builder.Services.AddSingleton<StageRuns>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<StageRuns>());
         builder.Services.AddHostedService<WorkerHeartbeatService>();
         return builder;
     }
 
     /// <summary>
-    /// Adds the consumer of one stage on its queue <c>{stage}.{deviceClass}</c>, with the worker's concurrency.
+    /// Adds the consumer of one stage on its queue <c>{stage}.{deviceClass}</c> (a priority queue on RabbitMQ).
     /// The runner is resolved from DI, so each worker registers its <see cref="IStageRunner{TCommand}"/>.
     /// </summary>
     public static IBusRegistrationConfigurator AddStageConsumer<TCommand>(this IBusRegistrationConfigurator bus, IConfiguration configuration, string stage)
@@ -29,7 +31,9 @@ public static class WorkerExtensions
             .Endpoint(e =>
             {
                 e.Name = Stages.QueueName(stage, options.DeviceClass);
-                e.ConcurrentMessageLimit = Math.Max(1, options.Concurrency);
+                // One command at a time through MassTransit: the consumer acknowledges it once a run slot is free and
+                // the run has started; the worker's own slots (Worker:Concurrency) bound how many stages run at once.
+                e.ConcurrentMessageLimit = 1;
             });
         bus.AddSingleton(new ServedStage(stage));
         return bus;

@@ -22,6 +22,15 @@ public sealed class WorkerOptions
 
     /// <summary>How often the worker announces itself to the fleet registry.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Weight of the newest run in the moving average of the measured speed (0-1].</summary>
+    public double SpeedSmoothing { get; set; } = 0.3;
+
+    /// <summary>
+    /// A command delivered while every slot of this worker is busy is handed back to its queue after this long,
+    /// so it is never held unacknowledged for long (see <see cref="StageConsumer{TCommand}"/>).
+    /// </summary>
+    public TimeSpan SlotWait { get; set; } = TimeSpan.FromSeconds(20);
 }
 
 /// <summary>Who this worker is, resolved once at start.</summary>
@@ -45,4 +54,30 @@ public sealed class WorkerInfo
     public int InFlight => Volatile.Read(ref _inFlight);
     internal void Enter() => Interlocked.Increment(ref _inFlight);
     internal void Leave() => Interlocked.Decrement(ref _inFlight);
+
+    /// <summary>Run slots: a stage holds one from its start to its end, after its command was acknowledged.</summary>
+    internal SemaphoreSlim Slots => _slots ??= new SemaphoreSlim(Math.Max(1, Options.Concurrency));
+    private SemaphoreSlim? _slots;
+
+    private readonly Dictionary<string, WorkerSpeed> _speeds = new(StringComparer.Ordinal);
+
+    /// <summary>The measured speed on <paramref name="stage"/>, or null before its first finished run.</summary>
+    public WorkerSpeed? SpeedOf(string stage)
+    {
+        lock (_speeds) return _speeds.GetValueOrDefault(stage);
+    }
+
+    /// <summary>Adds one finished run to the stage's moving average of seconds per unit of work.</summary>
+    public void RecordRun(string stage, double runSeconds, double workUnits)
+    {
+        if (workUnits <= 0 || runSeconds < 0 || double.IsNaN(runSeconds)) return;
+        var perUnit = runSeconds / workUnits;
+        var alpha = Math.Clamp(Options.SpeedSmoothing, 0.01, 1);
+        lock (_speeds)
+        {
+            _speeds[stage] = _speeds.GetValueOrDefault(stage) is { } old
+                ? new WorkerSpeed(alpha * perUnit + (1 - alpha) * old.SecondsPerUnit, old.Unit, old.Samples + 1)
+                : new WorkerSpeed(perUnit, WorkUnits.Of(stage), 1);
+        }
+    }
 }

@@ -77,6 +77,7 @@ public sealed class MotionStageRunner(
         logger.LogInformation("Animated {Frames} frames of job {JobId} with {Model} in {Windows} window(s) of at most {Largest} frames",
             motion.Frames, run.Ticket.JobId, model.Manifest.Id, motion.Windows, motion.LargestWindow);
 
+        run.WorkUnits = spec.FrameRate > 0 ? motion.Frames / (double)spec.FrameRate : null; // seconds of audio animated
         var (landmarks, landmarks2d) = run.Time(MotionSteps.Landmarks, () =>
         {
             var points = model.Landmarks.Reconstruct(motion.Exp, motion.Frames);

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Minio;
 using Minio.DataModel.Args;
 using TalkingFace.Gateway.Jobs;
@@ -90,11 +91,51 @@ public sealed class DistributedPipeline : IAsyncDisposable
     }
 
     /// <summary>Starts an audio worker as its own host, wired exactly like src/Workers.Audio/Program.cs.</summary>
-    public Task<WebApplication> StartAudioWorkerAsync(string workerId) => StartWorkerAsync(workerId, "audio", builder =>
+    public Task<WebApplication> StartAudioWorkerAsync(string workerId) => StartAudioWorkerAsync(workerId, null);
+
+    /// <summary>
+    /// Starts an audio worker of <paramref name="deviceClass"/> (null: the default), with extra settings, and
+    /// <paramref name="configure"/> to change its services after the stage's own registrations (e.g. another runner).
+    /// </summary>
+    public Task<WebApplication> StartAudioWorkerAsync(string workerId, string? deviceClass, IDictionary<string, string?>? settings = null,
+        Action<WebApplicationBuilder>? configure = null) => StartWorkerAsync(workerId, "audio", builder =>
     {
+        if (deviceClass is not null) builder.Configuration["Worker:DeviceClass"] = deviceClass;
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) builder.Configuration[key] = value;
         builder.AddAudioStage();
         builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration));
+        configure?.Invoke(builder);
     });
+
+    /// <summary>
+    /// The gateway on a real Kestrel socket on 127.0.0.1, for clients outside this process such as Prometheus;
+    /// the client's base address is the server's.
+    /// </summary>
+    public HttpClient GatewayOnSocket()
+    {
+        if (_gateway is null)
+        {
+            _gateway = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+            {
+                foreach (var (key, value) in _settings) web.UseSetting(key, value);
+            });
+            _gateway.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
+            _gateway.StartServer();
+        }
+        var addresses = _gateway.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+        return new HttpClient { BaseAddress = new Uri(addresses.First()) };
+    }
+
+    /// <summary>The gateway's services (started on first use), e.g. its bus to publish simulated heartbeats.</summary>
+    public IServiceProvider GatewayServices
+    {
+        get
+        {
+            Gateway().Dispose();
+            return _gateway!.Services;
+        }
+    }
 
     /// <summary>Starts a motion worker as its own host, wired exactly like src/Workers.Motion/Program.cs.</summary>
     public Task<WebApplication> StartMotionWorkerAsync(string workerId) => StartWorkerAsync(workerId, "motion", builder =>
@@ -189,6 +230,16 @@ public sealed class DistributedPipeline : IAsyncDisposable
     /// <summary>A context on the test's PostgreSQL database, to check what the gateway recorded.</summary>
     public JobsDbContext Db() => new PostgresJobsDbContext(new DbContextOptionsBuilder<PostgresJobsDbContext>()
         .UseNpgsql(_services.PostgresConnectionString(Database)).Options);
+
+    /// <summary>One queue as RabbitMQ's management API reports it (ready and unacknowledged counts lag up to its stats interval).</summary>
+    public async Task<JsonElement> QueueStatsAsync(string queue)
+    {
+        var s = _services.RabbitMqSettings;
+        using var client = new HttpClient { BaseAddress = new Uri($"http://{s.Host}:{s.ManagementPort}/") };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{s.Username}:{s.Password}")));
+        return await client.GetFromJsonAsync<JsonElement>($"api/queues/{Uri.EscapeDataString(VirtualHost)}/{Uri.EscapeDataString(queue)}");
+    }
 
     public RabbitMQ.Client.ConnectionFactory Broker() => new()
     {
