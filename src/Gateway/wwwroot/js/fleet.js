@@ -48,12 +48,20 @@ export class FleetBox {
       : [h('tr', null, h('td', { colspan: 4, class: 'empty-row' }, 'No worker has reported yet.'))]));
   }
 
-  drawSummary(rows, fromServer) {
+  drawSummary(allRows, fromServer) {
+    let rows = allRows;
+    if (rows.length === 0) {
+      this.summaryBox.replaceChildren();
+      return;
+    }
+    // Classes with no worker and no work are noise (every class is listed for every stage).
+    rows = rows.filter((r) => r.values.liveWorkers !== 0 || r.values.queued || r.values.running || r.values.waiting);
     if (rows.length === 0) {
       this.summaryBox.replaceChildren();
       return;
     }
     const present = [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
+    if (present.includes('liveWorkers')) present.push('workers');
     const preferred = PREFERRED_COLUMNS.filter(([key]) => present.includes(key));
     const columns = preferred.length ? preferred.map(([key]) => key) : present.slice(0, 6);
     this.summaryBox.replaceChildren(
@@ -74,10 +82,8 @@ export class FleetBox {
 
 /** The columns worth the narrow box, when the summary has them: [field, label]. */
 const PREFERRED_COLUMNS = [
-  ['liveWorkers', 'Live'],
-  ['busyWorkers', 'Busy'],
+  ['workers', 'Busy / live'],
   ['queued', 'Queued'],
-  ['running', 'Running'],
   ['backlogUnits', 'Backlog'],
   ['expectedWaitSeconds', 'Wait'],
 ];
@@ -85,13 +91,14 @@ const COLUMN_LABELS = new Map(PREFERRED_COLUMNS);
 
 function formatColumn(key, values) {
   const value = values[key];
+  if (key === 'workers') return `${values.busyWorkers ?? 0} / ${values.liveWorkers ?? 0}`;
   if (key === 'expectedWaitSeconds') return value == null ? '—' : formatSeconds(value);
   if (key === 'backlogUnits' && typeof value === 'number') return `${value < 10 ? value.toFixed(1) : Math.round(value)}${values.unit ? ' ' + shortUnit(values.unit) : ''}`;
   return formatValue(value);
 }
 
 function shortUnit(unit) {
-  return { 'audio-seconds': 's', seconds: 's', frames: 'fr', images: 'img' }[unit] ?? unit;
+  return { audio_second: 's', 'audio-seconds': 's', seconds: 's', image: 'img', images: 'img' }[unit] ?? unit;
 }
 
 /** Finds the rows in whatever shape the summary has: an array, or the first array inside an object. */
