@@ -74,9 +74,10 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'insta
 install_apt() {
   local missing=() p
   # The services, and the tools the tests use as references or helpers (resampling/fbank reference,
-  # F0 reference, speech clips, non-WAV decoding and the preview video).
+  # F0 reference, speech clips, non-WAV decoding and the preview video; OpenCV's natives need libgtk-3-0 and the
+  # hair stage's default face detector is opencv-data's cascades; the browser tests' Chromium).
   # prometheus: the telemetry test runs its own instance on a free loopback port (policy-rc.d keeps the packaged one off :9090).
-  for p in postgresql rabbitmq-server sox espeak-ng ffmpeg python3-torchaudio libopenblas0-pthread praat prometheus; do
+  for p in postgresql rabbitmq-server sox espeak-ng ffmpeg python3-torchaudio libopenblas0-pthread praat libgtk-3-0 opencv-data prometheus chromium; do
     pkg_installed "$p" || missing+=("$p")
   done
   command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)

@@ -8,7 +8,7 @@ using TalkingFace.Gateway.Jobs;
 namespace TalkingFace.Cli;
 
 /// <summary>The gateway's HTTP API as the CLI uses it; the same code talks to a remote gateway and to the in-process standalone one.</summary>
-public sealed class GatewayClient(HttpClient http) : IDisposable
+public sealed partial class GatewayClient(HttpClient http) : IDisposable
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -33,6 +33,24 @@ public sealed class GatewayClient(HttpClient http) : IDisposable
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/jobs/talking-face") { Content = form };
         if (idempotencyKey is not null) request.Headers.Add(JobEndpoints.IdempotencyHeader, idempotencyKey);
         using var response = await http.SendAsync(request, ct);
+        return await ReadAsync<JobView>(response, ct);
+    }
+
+    /// <summary>Submits a hair job: the face photo plus form fields, and reference images as (field, file) pairs.</summary>
+    public async Task<JobView> SubmitHairAsync(FileInfo face, IReadOnlyDictionary<string, string?> fields, IReadOnlyList<(string Field, FileInfo File)> references, CancellationToken ct)
+    {
+        using var form = new MultipartFormDataContent();
+        foreach (var (field, file) in references.Prepend(("face", face)))
+        {
+            var content = new StreamContent(file.OpenRead());
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            form.Add(content, field, file.Name);
+        }
+        foreach (var (name, value) in fields)
+        {
+            if (!string.IsNullOrWhiteSpace(value)) form.Add(new StringContent(value), name);
+        }
+        using var response = await http.PostAsync("/api/jobs/hair", form, ct);
         return await ReadAsync<JobView>(response, ct);
     }
 
@@ -75,13 +93,13 @@ public sealed class GatewayClient(HttpClient http) : IDisposable
         await response.Content.CopyToAsync(target, ct);
     }
 
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
+    internal static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
     {
         if (!response.IsSuccessStatusCode) throw await ErrorAsync(response, ct);
         return await response.Content.ReadFromJsonAsync<T>(Json, ct) ?? throw new GatewayException(response.StatusCode, "empty answer from the gateway");
     }
 
-    private static async Task<GatewayException> ErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    internal static async Task<GatewayException> ErrorAsync(HttpResponseMessage response, CancellationToken ct)
     {
         var body = await response.Content.ReadAsStringAsync(ct);
         try

@@ -5,10 +5,14 @@ using TalkingFace.Cli.Commands;
 var root = new RootCommand("TalkingFace: face-synthesis jobs from the command line")
 {
     TalkCommand.Create(),
+    HairCommand.Create(),
     RemoteCommands.Submit(),
     RemoteCommands.Status(),
     RemoteCommands.Watch(),
     RemoteCommands.Cancel(),
+    BatchCommand.Create(),
+    CatalogCommands.Fleet(),
+    CatalogCommands.Models(),
 };
 return await root.Parse(args).InvokeAsync();
 

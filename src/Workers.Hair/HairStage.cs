@@ -1,6 +1,7 @@
 using MassTransit;
 using TalkingFace.Contracts;
 using TalkingFace.Models;
+using TalkingFace.Workers.Hair.Detection;
 using TalkingFace.Workers.Hair.Transfer;
 
 namespace TalkingFace.Workers.Hair;
@@ -11,6 +12,12 @@ public static class HairStage
     public static IHostApplicationBuilder AddHairStage(this IHostApplicationBuilder builder)
     {
         builder.AddModelStore();
+        builder.Services.AddOptions<FaceDetectionOptions>().Bind(builder.Configuration.GetSection(FaceDetectionOptions.Section));
+        builder.Services.AddSingleton<FaceDetectors>();
+        builder.Services.AddSingleton<FaceDetectorPreloader>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<FaceDetectorPreloader>());
+        builder.Services.AddHealthChecks().AddCheck<FaceDetectorPreloader>("face-detection", tags: ["ready"]);
+        builder.AddHairTransfer();
         builder.Services.AddScoped<IStageRunner<RunHairStage>, HairStageRunner>();
         return builder;
     }

@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Diagnostics;
 using Scalar.AspNetCore;
 using TalkingFace.Gateway.Batches;
+using TalkingFace.Gateway.Catalog;
+using TalkingFace.Gateway.Gallery;
 using TalkingFace.Hosting;
 using TalkingFace.Gateway.Fleet;
 using TalkingFace.Gateway.Jobs;
@@ -47,6 +49,7 @@ public static class GatewayExtensions
         builder.Services.AddScoped<JobSubmitter>();
         builder.AddModelStore();
         builder.Services.AddSingleton<MotionModelContracts>();
+        builder.AddGallery();
         builder.Services.AddSingleton<StageSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StageSweeper>());
 
@@ -93,8 +96,12 @@ public static class GatewayExtensions
         app.MapScalarApiReference();
         app.MapOperationalEndpoints();
         app.MapJobs();
+        app.MapJobEvents();
         app.MapBatches();
+        app.MapBatchList();
+        app.MapGallery();
         app.MapFleet();
+        app.MapModels();
         var mode = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.Mode;
         app.Logger.LogInformation("TalkingFace gateway in {Mode} mode", mode);
         return app;

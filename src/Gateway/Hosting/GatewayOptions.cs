@@ -15,4 +15,13 @@ public sealed class GatewayOptions
 
     /// <summary>Most files in one batch.</summary>
     public int MaxBatchItems { get; set; } = 1000;
+
+    /// <summary>How often <c>GET /api/jobs/{id}/events</c> looks at the job for changes.</summary>
+    public TimeSpan EventStreamPollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>A <c>ping</c> event after this long without a change, so idle connections are not cut by proxies.</summary>
+    public TimeSpan EventStreamKeepAlive { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>An event stream ends after this long even if the job has not finished; EventSource reconnects.</summary>
+    public TimeSpan EventStreamMaxDuration { get; set; } = TimeSpan.FromMinutes(30);
 }

@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using TalkingFace.Contracts;
+using TalkingFace.Gateway.Gallery;
 using TalkingFace.Gateway.Hosting;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
@@ -24,7 +25,7 @@ public static class JobEndpoints
                              "deviceClass (cpu | rtx | jetson | apple | auto), priority (0-9), seed (int), temperature (0-2). Header Idempotency-Key is honoured.")
             .DisableAntiforgery();
         jobs.MapPost("/hair", SubmitHair)
-            .WithSummary("Submit a hair job: multipart 'face' image, 'shape' and/or 'color' reference images, mode")
+            .WithSummary("Submit a hair job: multipart 'face' image, mode, and a shape and/or color reference: a gallery id ('shapeId', 'colorId') or an image ('shape', 'color')")
             .DisableAntiforgery();
         jobs.MapGet("/{id:guid}", GetJob).WithSummary("A job with its stages, timings and artifacts");
         jobs.MapGet("/", ListJobs).WithSummary("Jobs, newest first, filtered by state, kind or batch, paged");
@@ -77,7 +78,7 @@ public static class JobEndpoints
     }
 
     private static async Task<IResult> SubmitHair(HttpRequest request, JobSubmitter submitter,
-        IOptions<GatewayOptions> gateway, IOptions<PipelineOptions> pipeline, CancellationToken ct)
+        IOptions<GatewayOptions> gateway, IOptions<PipelineOptions> pipeline, GalleryCatalog gallery, CancellationToken ct)
     {
         var (form, problem) = await SubmitForm.ReadAsync(request, gateway.Value.MaxUploadBytes, ct);
         if (problem is not null) return problem;
@@ -89,10 +90,17 @@ public static class JobEndpoints
         var color = form.File("color", k => k.IsImage(), "a reference photo", required: false);
         var deviceClass = form.Choice("deviceClass", [.. pipeline.Value.KnownDeviceClasses, DeviceClasses.Auto], DeviceClasses.Auto);
         var priority = form.Integer("priority", 0, 0, 9);
-        foreach (var (id, field) in new[] { (shapeId, "shapeId"), (colorId, "colorId") })
+        foreach (var (id, field, use) in new[] { (shapeId, "shapeId", GalleryUses.Shape), (colorId, "colorId", GalleryUses.Color) })
         {
-            if (id is not null) form.Error(field, $"gallery item '{id}' does not exist: the gallery is empty in this version; upload a reference image instead.");
+            if (id is null) continue;
+            var item = GalleryKeys.IsValidId(id) ? await gallery.FindAsync(id, ct) : null;
+            if (item is null) form.Error(field, $"gallery item '{id}' does not exist; GET /api/gallery lists the items.");
+            else if (!item.Uses.Contains(use)) form.Error(field, $"gallery item '{id}' is not a {use} reference (it serves: {string.Join(", ", item.Uses)}).");
         }
+        if (shapeId is not null && form.Form.Files.GetFile("shape") is { Length: > 0 })
+            form.Error("shape", "give either 'shapeId' or a 'shape' image, not both.");
+        if (colorId is not null && form.Form.Files.GetFile("color") is { Length: > 0 })
+            form.Error("color", "give either 'colorId' or a 'color' image, not both.");
         if (mode is "shape" or "both" && shape is null && shapeId is null && !form.Form.Files.GetFiles("shape").Any())
             form.Error("shape", $"mode '{mode}' needs a shape reference image.");
         if (mode is "color" or "both" && color is null && colorId is null && !form.Form.Files.GetFiles("color").Any())
@@ -102,7 +110,10 @@ public static class JobEndpoints
         List<JobInput> inputs = [Input(ArtifactNames.InputFace, face!)];
         if (shape is not null && mode is "shape" or "both") inputs.Add(Input(ArtifactNames.InputShape, shape));
         if (color is not null && mode is "color" or "both") inputs.Add(Input(ArtifactNames.InputColor, color));
-        var draft = new JobDraft(JobKinds.Hair, deviceClass, priority, JobOptionsJson.Write(new HairOptions(mode, shapeId, colorId)),
+        var usesShape = mode is "shape" or "both";
+        var usesColor = mode is "color" or "both";
+        var options = new HairOptions(mode, usesShape ? shapeId : null, usesColor ? colorId : null); // only the ids travel, never the images
+        var draft = new JobDraft(JobKinds.Hair, deviceClass, priority, JobOptionsJson.Write(options),
             inputs, IdempotencyKey(request));
         return await SubmitAsync(submitter, draft, ct);
     }

@@ -95,7 +95,8 @@ public sealed class StageDispatcher(
             case Stages.Hair:
             {
                 var options = JobOptionsJson.Read<HairOptions>(job.OptionsJson);
-                return new RunHairStage(ticket, Require(ArtifactNames.InputFace), KeyOf(ArtifactNames.InputShape), KeyOf(ArtifactNames.InputColor), options.Mode);
+                return new RunHairStage(ticket, Require(ArtifactNames.InputFace), KeyOf(ArtifactNames.InputShape), KeyOf(ArtifactNames.InputColor), options.Mode,
+                    options.ShapeGalleryId, options.ColorGalleryId);
             }
             default:
                 throw new InvalidOperationException($"unknown stage '{stage.Name}'");

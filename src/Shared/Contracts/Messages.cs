@@ -31,13 +31,19 @@ public sealed record RunMotionStage(
     int Seed,
     double Temperature) : IStageCommand;
 
-/// <summary>Detect one face, align it and transfer hair shape and/or color.</summary>
+/// <summary>
+/// Detect one face, align it and transfer hair shape and/or color. A reference is either an uploaded image
+/// (<paramref name="ShapeKey"/>, <paramref name="ColorKey"/>: detected and aligned like the face) or a pre-aligned
+/// gallery item of which only the id travels (<paramref name="ShapeGalleryId"/>, <paramref name="ColorGalleryId"/>).
+/// </summary>
 public sealed record RunHairStage(
     StageTicket Ticket,
     string FaceKey,
     string? ShapeKey,
     string? ColorKey,
-    string Mode) : IStageCommand;
+    string Mode,
+    string? ShapeGalleryId = null,
+    string? ColorGalleryId = null) : IStageCommand;
 
 /// <summary>Who ran a stage.</summary>
 public sealed record WorkerIdentity(string WorkerId, string Host, string DeviceClass);

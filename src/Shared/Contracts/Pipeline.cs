@@ -68,6 +68,30 @@ public static class ArtifactNames
     public const string InputFace = "input-face";
     public const string InputShape = "input-shape";
     public const string InputColor = "input-color";
+    /// <summary>Hair stage: every face the detector found (boxes, scores, keypoints) and the verdict; written on refusal too.</summary>
+    public const string Detections = "detections.json";
+    /// <summary>Hair stage: the FFHQ-aligned crop of the face photo at the transfer's resolution.</summary>
+    public const string AlignedFace = "aligned.png";
+    /// <summary>Hair stage: the transfer's aligned result.</summary>
+    public const string HairResult = "result.png";
+    /// <summary>Hair stage: the original photo with the result pasted back.</summary>
+    public const string PastedPhoto = "pasted.png";
 
     public static string Key(Guid jobId, string stage, string name) => $"jobs/{jobId:N}/{stage}/{name}";
+}
+
+/// <summary>
+/// Where the gallery's pre-aligned hair references live in the artifact store. Only a gallery id travels on the bus;
+/// the hair worker turns it into a key here.
+/// </summary>
+public static class GalleryKeys
+{
+    public const string Index = "gallery/index.json";
+
+    public static string Image(string id) => $"gallery/{id}/image.png";
+    public static string Thumbnail(string id) => $"gallery/{id}/thumbnail.png";
+
+    /// <summary>Ids are lower-case letters, digits and dashes (1-64), so they are safe inside keys and URLs.</summary>
+    public static bool IsValidId(string id) =>
+        id.Length is > 0 and <= 64 && id.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-');
 }

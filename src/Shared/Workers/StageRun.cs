@@ -51,6 +51,9 @@ public sealed class StageRun(StageTicket ticket, IArtifactStore store)
         finally { Add(step, watch.Elapsed.TotalSeconds); }
     }
 
+    /// <summary>Adds seconds measured elsewhere (e.g. by a model chain that times its own steps) to <paramref name="step"/>.</summary>
+    public void Record(string step, double seconds) => Add(step, seconds);
+
     /// <summary>Stores an output of this stage under <c>jobs/{id}/{stage}/{name}</c>; the same name always maps to the same key, so a redelivered command overwrites instead of duplicating.</summary>
     public async Task<StoredArtifact> SaveAsync(string name, Stream content, string contentType, CancellationToken ct)
     {

@@ -253,10 +253,11 @@ public sealed class BadInputTests(StandaloneGatewayFactory gateway) : IClassFixt
         var job = await response.ReadJobAsync(HttpStatusCode.Accepted);
         Assert.Contains(job.Artifacts, a => a.Name == ArtifactNames.InputFace && a.ContentType == "image/png");
 
-        // Whether it is a human face is the worker's question; with no detector configured the job says so.
+        // Whether it is a human face is the worker's question: the embedded default detector (OpenCV's cascades) finds none.
         var finished = await _client.WaitUntilFinishedAsync(job.Id);
         Assert.Equal("failed", finished.State);
-        Assert.Contains("not configured", finished.Reason);
+        Assert.Contains("no face found in the photo", finished.Reason);
+        Assert.Contains("haar-cascade", finished.Reason);
     }
 
     [Fact]
@@ -283,7 +284,7 @@ public sealed class BadInputTests(StandaloneGatewayFactory gateway) : IClassFixt
     }
 
     [Fact]
-    public async Task Hair_gallery_id_is_400_as_the_gallery_is_empty()
+    public async Task Hair_unknown_gallery_id_is_400_naming_it()
     {
         using var form = GatewayApi.Form(
             [("face", "one-face-a.jpg", await File.ReadAllBytesAsync(TestPaths.TestData("faces", "one-face-a.jpg")))],

@@ -19,6 +19,7 @@ using TalkingFace.Telemetry;
 using TalkingFace.Tests.Infrastructure;
 using TalkingFace.Workers;
 using TalkingFace.Workers.Audio;
+using TalkingFace.Workers.Hair;
 using TalkingFace.Workers.Motion;
 
 namespace TalkingFace.Tests.Distributed;
@@ -141,6 +142,13 @@ public sealed class DistributedPipeline : IAsyncDisposable
     {
         builder.AddMotionStage();
         builder.AddTalkingFaceBus(bus => bus.AddMotionStageConsumer(builder.Configuration));
+    });
+
+    /// <summary>Starts a hair worker as its own host, wired exactly like src/Workers.Hair/Program.cs.</summary>
+    public Task<WebApplication> StartHairWorkerAsync(string workerId) => StartWorkerAsync(workerId, "hair", builder =>
+    {
+        builder.AddHairStage();
+        builder.AddTalkingFaceBus(bus => bus.AddHairStageConsumer(builder.Configuration));
     });
 
     private async Task<WebApplication> StartWorkerAsync(string workerId, string stage, Action<WebApplicationBuilder> addStage)

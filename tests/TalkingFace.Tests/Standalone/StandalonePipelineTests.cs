@@ -60,7 +60,7 @@ public sealed class StandalonePipelineTests(StandaloneGatewayFactory gateway) : 
     }
 
     [Fact]
-    public async Task Hair_job_fails_honestly_for_want_of_a_face_detector()
+    public async Task Hair_job_refuses_a_shape_reference_without_exactly_one_face()
     {
         using var form = GatewayApi.Form(
             [
@@ -76,9 +76,10 @@ public sealed class StandalonePipelineTests(StandaloneGatewayFactory gateway) : 
 
         var job = await _client.WaitUntilFinishedAsync(submitted.Id);
 
+        // The embedded default detector (OpenCV's cascades) finds the face but neither face of two-faces.jpg.
         Assert.Equal("failed", job.State);
-        Assert.Contains("not configured", job.Reason);
-        Assert.Contains("face", job.Reason);
+        Assert.Contains("no face found in the shape reference", job.Reason);
+        Assert.Contains(job.Artifacts, a => a.Name == ArtifactNames.Detections);
         var hair = Assert.Single(job.Stages);
         Assert.Equal((Stages.Hair, "failed"), (hair.Name, hair.State));
     }

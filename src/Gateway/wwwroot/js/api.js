@@ -65,9 +65,13 @@ export function newUuid() {
 
 export const jobsApi = {
   get: (id, signal) => api(`/api/jobs/${encodeURIComponent(id)}`, { signal }),
-  list: ({ page = 1, pageSize = 20, state = '' } = {}, signal) => {
+  /** Server-sent events: "job" with the job's JSON on every change; the stream ends when the job finishes. */
+  eventsUrl: (id) => `/api/jobs/${encodeURIComponent(id)}/events`,
+  list: ({ page = 1, pageSize = 20, state = '', kind = '', batchId = '' } = {}, signal) => {
     const query = new URLSearchParams({ page, pageSize });
     if (state) query.set('state', state);
+    if (kind) query.set('kind', kind);
+    if (batchId) query.set('batchId', batchId);
     return api(`/api/jobs?${query}`, { signal });
   },
   cancel: (id) => api(`/api/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
@@ -77,4 +81,21 @@ export const jobsApi = {
 
 export const fleetApi = {
   workers: (signal) => api('/api/fleet/workers', { signal }),
+  /** Per device class x stage: live/busy workers, speed, backlog. Older gateways lack it (404). */
+  summary: (signal) => api('/api/fleet', { signal }),
+};
+
+export const batchesApi = {
+  get: (id, signal) => api(`/api/batches/${encodeURIComponent(id)}`, { signal }),
+  list: ({ page = 1, pageSize = 10, finished = '' } = {}, signal) => {
+    const query = new URLSearchParams({ page, pageSize });
+    if (finished !== '') query.set('finished', finished);
+    return api(`/api/batches?${query}`, { signal });
+  },
+};
+
+export const catalogApi = {
+  models: (signal) => api('/api/models', { signal }),
+  /** Hair references: [{ id, name, uses: ["shape", "color"], thumbnailUrl, imageUrl }]. */
+  gallery: (signal) => api('/api/gallery', { signal }),
 };

@@ -1,6 +1,8 @@
 // The two submit forms (talking face, hair), their file pickers and the microphone recorder.
 
-import { jobsApi, newUuid } from './api.js';
+import { jobsApi, catalogApi, newUuid } from './api.js';
+import { GalleryPicker } from './gallery.js';
+import { initWebcam } from './webcam.js';
 import { showProblem, clearProblem } from './problems.js';
 import { $, $$, formatBytes, formatClock, shortId } from './dom.js';
 import { startRecording, recordingUnavailableReason, describeRecordingError, MAX_RECORDING_SECONDS } from './recorder.js';
@@ -23,7 +25,7 @@ class SubmissionKey {
 }
 
 /** Posts a form's FormData, shows problems next to the fields, and hands the new job on. */
-async function submit(form, { path, buildData, key, onSubmitted }) {
+async function submit(form, { path, buildData, key, onSubmitted, noun = 'job' }) {
   const button = $('button[type="submit"]', form);
   const box = $('[data-problem]', form);
   const note = $('[data-note]', form);
@@ -35,8 +37,8 @@ async function submit(form, { path, buildData, key, onSubmitted }) {
   try {
     const job = await jobsApi.submit(path, buildData(), key.value);
     note.textContent = job.id === key.lastJobId
-      ? `Already submitted as job ${shortId(job.id)}; change something in the form to submit a new job.`
-      : `Submitted as job ${shortId(job.id)}.`;
+      ? `Already submitted as ${noun} ${shortId(job.id)}; change something in the form to submit a new ${noun}.`
+      : `Submitted as ${noun} ${shortId(job.id)}.`;
     note.hidden = false;
     key.lastJobId = job.id;
     onSubmitted(job);
@@ -80,6 +82,10 @@ class FilePicker {
     return this.input.files?.[0] ?? null;
   }
 
+  get files() {
+    return [...(this.input.files ?? [])];
+  }
+
   clear() {
     this.input.value = '';
     this.update();
@@ -88,7 +94,10 @@ class FilePicker {
   update() {
     const file = this.file;
     this.label.classList.toggle('has-file', !!file);
-    this.text.textContent = file ? `${file.name} · ${formatBytes(file.size)}` : this.emptyText;
+    const count = this.input.files?.length ?? 0;
+    this.text.textContent = count > 1
+      ? `${count} files · ${formatBytes(this.files.reduce((sum, f) => sum + f.size, 0))}`
+      : file ? `${file.name} · ${formatBytes(file.size)}` : this.emptyText;
     if (this.thumb) {
       if (this.thumb.src) URL.revokeObjectURL(this.thumb.src);
       if (file && file.type.startsWith('image/')) this.thumb.src = URL.createObjectURL(file);
@@ -239,6 +248,15 @@ function initRecorder(root, { onRecording, onRecorded }) {
 export function initHairForm(form, { onSubmitted }) {
   const key = new SubmissionKey(form);
   const pickers = Object.fromEntries(['face', 'shape', 'color'].map((name) => [name, new FilePicker($(`[data-picker="${name}"]`, form))]));
+  const galleries = {};
+  for (const use of ['shape', 'color']) {
+    galleries[use] = new GalleryPicker($(`[data-gallery="${use}"]`, form), use, {
+      onPick: () => pickers[use].clear(), // a gallery pick replaces an uploaded reference
+    });
+    pickers[use].input.addEventListener('change', () => pickers[use].file && galleries[use].clear());
+  }
+  initWebcam($('[data-field="face"]', form), pickers.face.input);
+
   const mode = () => form.elements.namedItem('mode').value;
   const needs = (name) => name === 'face' || mode() === name || mode() === 'both';
 
@@ -256,8 +274,11 @@ export function initHairForm(form, { onSubmitted }) {
       onSubmitted,
       buildData: () => {
         const data = new FormData();
-        for (const [name, picker] of Object.entries(pickers)) {
-          if (picker.file && needs(name)) data.append(name, picker.file);
+        if (pickers.face.file) data.append('face', pickers.face.file);
+        for (const use of ['shape', 'color']) {
+          if (!needs(use)) continue;
+          if (pickers[use].file) data.append(use, pickers[use].file);
+          else if (galleries[use].value) data.append(`${use}Id`, galleries[use].value);
         }
         data.append('mode', mode());
         data.append('deviceClass', form.elements.namedItem('deviceClass').value);
@@ -265,6 +286,54 @@ export function initHairForm(form, { onSubmitted }) {
       },
     });
   });
+}
+
+/** Many clips in one POST /api/batches; the page then opens the batch. */
+export function initBatchForm(form, { onSubmitted }) {
+  const key = new SubmissionKey(form);
+  const picker = new FilePicker($('[data-picker="files"]', form));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    submit(form, {
+      path: '/api/batches',
+      noun: 'batch',
+      key,
+      onSubmitted,
+      buildData: () => {
+        const data = new FormData();
+        for (const file of picker.files) data.append('files', file);
+        for (const name of ['name', 'featureModel', 'deviceClass']) {
+          const value = form.elements.namedItem(name)?.value.trim();
+          if (value) data.append(name, value);
+        }
+        return data;
+      },
+    });
+  });
+}
+
+/**
+ * Marks the feature models the gateway's store lacks, and the demo ones, from GET /api/models.
+ * The lists stay as they are when the catalog cannot be read.
+ */
+export async function describeFeatureModels(selects) {
+  let models;
+  try {
+    models = await catalogApi.models();
+  } catch {
+    return;
+  }
+  if (!Array.isArray(models)) return;
+  const byName = new Map(models.map((m) => [m.name, m]));
+  for (const select of selects) {
+    for (const option of select.options) {
+      const model = byName.get(option.value);
+      const base = option.dataset.base ?? option.textContent;
+      option.dataset.base = base;
+      option.textContent = !model ? `${base} · not installed` : model.demo ? `${base} · demo` : base;
+      option.title = !model ? "This gateway's model store lacks it" : model.demo ? "Demo weights: real architecture, fixed-seed random numbers" : "";
+    }
+  }
 }
 
 /** ARIA tabs: click or arrow keys switch between the two forms. */

@@ -1,9 +1,12 @@
-// The job panel: polls GET /api/jobs/{id} every 500 ms until the job finishes and shows
-// its stages, step timings, outcome and artifacts. Parts are redrawn only when their data
-// changed, so an audio player keeps playing and the Cancel button keeps focus.
+// The job panel: follows GET /api/jobs/{id}/events (server-sent events, one "job" event per
+// change, ending when the job finishes) and shows its stages, step timings, outcome, result
+// and artifacts. Where EventSource is missing or the stream breaks it polls GET /api/jobs/{id}
+// instead. Parts are redrawn only when their data changed, so a video keeps playing and the
+// Cancel button keeps focus.
 
 import { jobsApi } from './api.js';
 import { showProblem, clearProblem } from './problems.js';
+import { renderResult } from './results.js';
 import { $, h, sentence, formatSeconds, formatBytes, formatDate, formatAgo, shortId, kindLabel, stateBadge } from './dom.js';
 
 const POLL_MS = 500;
@@ -25,10 +28,12 @@ export class JobPanel {
       problem: $('[data-problem]', root),
       connection: $('[data-connection]', root),
       outcome: $('[data-outcome]', root),
+      result: $('[data-result]', root),
       facts: $('[data-facts]', root),
       stages: $('[data-stages]', root),
       artifactsSection: $('[data-artifacts-section]', root),
       artifacts: $('[data-artifacts]', root),
+      artifactsCount: $('[data-artifacts-count]', root),
       cancel: $('[data-cancel]', root),
       json: $('[data-json]', root),
       live: $('[data-live]', root),
@@ -58,7 +63,37 @@ export class JobPanel {
       showProblem(this.els.problem, { title: 'Not a job id', detail: `'${id}' is not a job id (job ids are GUIDs such as 3f2b8c1e-5d4a-4c1b-9e3f-0a1b2c3d4e5f)` });
       return;
     }
-    this.poll();
+    if ('EventSource' in window) this.listen();
+    else this.poll();
+  }
+
+  /** Live updates over server-sent events; on any break, one GET decides what happens next. */
+  listen() {
+    const id = this.id;
+    const source = new EventSource(jobsApi.eventsUrl(id));
+    this.source = source;
+    this.root.dataset.transport = 'events';
+    source.addEventListener('job', (event) => {
+      if (id !== this.id || this.source !== source) return;
+      this.failures = 0;
+      this.els.connection.hidden = true;
+      const job = JSON.parse(event.data);
+      this.render(job);
+      if (TERMINAL_STATES.has(job.state)) this.closeSource();
+    });
+    source.addEventListener('error', () => {
+      if (id !== this.id || this.source !== source) return;
+      // The gateway went away, the job does not exist (404), or the stream reached its time limit:
+      // close it (EventSource would retry blindly) and let a plain GET show the problem or resume.
+      this.closeSource();
+      this.root.dataset.transport = 'polling';
+      this.poll({ thenListen: true });
+    });
+  }
+
+  closeSource() {
+    this.source?.close();
+    this.source = null;
   }
 
   close() {
@@ -77,13 +112,14 @@ export class JobPanel {
   }
 
   reset() {
-    this.drawn = { stages: null, artifacts: null };
+    this.drawn = { stages: null, artifacts: null, result: null };
     this.lastState = null;
     this.failures = 0;
     this.paused = false;
     clearProblem(this.els.problem);
     this.els.connection.hidden = true;
     this.els.outcome.replaceChildren();
+    this.els.result.replaceChildren();
     this.els.facts.replaceChildren();
     this.els.stages.replaceChildren();
     this.els.artifacts.replaceChildren();
@@ -94,9 +130,10 @@ export class JobPanel {
   stop() {
     clearTimeout(this.timer);
     this.controller?.abort();
+    this.closeSource();
   }
 
-  async poll() {
+  async poll({ thenListen = false } = {}) {
     const id = this.id;
     this.controller = new AbortController();
     try {
@@ -106,6 +143,10 @@ export class JobPanel {
       this.els.connection.hidden = true;
       this.render(job);
       if (TERMINAL_STATES.has(job.state)) return;
+      if (thenListen && 'EventSource' in window) {
+        this.timer = setTimeout(() => id === this.id && this.listen(), 1000);
+        return;
+      }
     } catch (error) {
       if (error.name === 'AbortError' || id !== this.id) return;
       if (error.status >= 400 && error.status < 500) {
@@ -154,9 +195,13 @@ export class JobPanel {
     this.els.cancel.hidden = finished;
     this.els.outcome.replaceChildren(...renderOutcome(job));
     this.els.facts.replaceChildren(...renderFacts(job));
+    this.redraw('result', [job.state, job.artifacts.map((a) => a.name + a.sha256)], () => this.els.result.replaceChildren(...renderResult(job)));
     this.redraw('stages', job.stages, () => this.els.stages.replaceChildren(...job.stages.map(renderStage)));
     this.redraw('artifacts', job.artifacts.map((a) => a.name + a.sha256), () => {
       this.els.artifactsSection.hidden = job.artifacts.length === 0;
+      this.els.artifactsCount.textContent = `(${job.artifacts.length})`;
+      // The result above offers the usual downloads; the full list is open by default only when something went wrong.
+      this.els.artifactsSection.open = job.state === 'failed' || job.state === 'cancelled';
       this.els.artifacts.replaceChildren(...job.artifacts.map(renderArtifact));
     });
     this.announce(job);
@@ -217,7 +262,11 @@ function describeOptions(job) {
     return [o.featureModel, o.motionModel, o.seed != null && `seed ${o.seed}`, o.temperature != null && `temperature ${o.temperature}`]
       .filter(Boolean).join(' · ');
   }
-  if (job.kind === 'hair') return [`mode ${o.mode}`, o.shapeId && `shape ${o.shapeId}`, o.colorId && `color ${o.colorId}`].filter(Boolean).join(' · ');
+  if (job.kind === 'hair') {
+    const shape = o.shapeGalleryId ?? o.shapeId;
+    const color = o.colorGalleryId ?? o.colorId;
+    return [`mode ${o.mode}`, shape && `shape ${shape}`, color && `color ${color}`].filter(Boolean).join(' · ');
+  }
   return JSON.stringify(o);
 }
 
@@ -257,7 +306,8 @@ function renderStage(stage, index) {
       : 'Starts when the stage before it is done.'),
     h('dl', { class: 'stage-facts' }, details.map(([term, value]) => h('div', null, h('dt', null, term), h('dd', null, value)))),
     stage.reason && h('p', { class: 'stage-reason' }, sentence(stage.reason)),
-    stage.timings?.length > 0 && renderTimings(stage));
+    stage.timings?.length > 0 && h('details', { class: 'stage-timings' },
+      h('summary', null, `Step timings (${stage.timings.length})`), renderTimings(stage)));
 }
 
 function renderTimings(stage) {
@@ -274,7 +324,6 @@ function renderTimings(stage) {
 function renderArtifact(artifact) {
   const isAudio = artifact.name === 'audio-16k.wav';
   const isImage = artifact.contentType?.startsWith('image/');
-  const isVideo = artifact.contentType?.startsWith('video/');
   return h('li', { class: 'artifact' },
     h('div', { class: 'artifact-row' },
       h('div', { class: 'artifact-text' },
@@ -282,6 +331,5 @@ function renderArtifact(artifact) {
         h('span', { class: 'muted' }, [artifact.stage, formatBytes(artifact.size), artifact.contentType].filter(Boolean).join(' · '))),
       h('a', { href: artifact.url, download: artifact.name, class: 'btn btn-small', 'aria-label': `Download ${artifact.name}` }, 'Download')),
     isAudio && h('audio', { controls: true, preload: 'metadata', src: artifact.url, 'aria-label': artifact.name }),
-    isImage && h('img', { src: artifact.url, alt: artifact.name, class: 'artifact-image', loading: 'lazy' }),
-    isVideo && h('video', { controls: true, preload: 'metadata', playsinline: true, src: `${artifact.url}#t=0.5`, class: 'artifact-video', 'aria-label': artifact.name }));
+    isImage && h('img', { src: artifact.url, alt: artifact.name, class: 'artifact-image', loading: 'lazy' }));
 }

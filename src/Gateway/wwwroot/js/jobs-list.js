@@ -13,6 +13,7 @@ export class JobsList {
     this.root = root;
     this.list = $('[data-list]', root);
     this.filter = $('[data-filter]', root);
+    this.kindFilter = $('[data-kind-filter]', root);
     this.pager = $('[data-pager]', root);
     this.pageLabel = $('[data-page-label]', root);
     this.prev = $('[data-prev]', root);
@@ -23,6 +24,7 @@ export class JobsList {
     this.signature = null;
 
     this.filter.addEventListener('change', () => this.goTo(1));
+    this.kindFilter.addEventListener('change', () => this.goTo(1));
     this.prev.addEventListener('click', () => this.goTo(this.page - 1));
     this.next.addEventListener('click', () => this.goTo(this.page + 1));
     $('[data-refresh]', root).addEventListener('click', () => this.refresh({ force: true }));
@@ -44,7 +46,7 @@ export class JobsList {
 
   async refresh({ force = false } = {}) {
     try {
-      const page = await jobsApi.list({ page: this.page, pageSize: PAGE_SIZE, state: this.filter.value });
+      const page = await jobsApi.list({ page: this.page, pageSize: PAGE_SIZE, state: this.filter.value, kind: this.kindFilter.value });
       clearProblem(this.problem);
       if (page.items.length === 0 && page.total > 0 && this.page > 1) return this.goTo(Math.ceil(page.total / PAGE_SIZE));
       this.draw(page, force);
@@ -62,7 +64,7 @@ export class JobsList {
     this.signature = signature;
 
     const rows = page.items.map((job) => renderRow(job, job.id === this.activeId));
-    this.list.replaceChildren(...(rows.length ? rows : [renderEmpty(this.filter.value)]));
+    this.list.replaceChildren(...(rows.length ? rows : [renderEmpty(this.filter.value, this.kindFilter.value)]));
 
     const pages = Math.max(1, Math.ceil(page.total / page.pageSize));
     this.pager.hidden = page.total <= page.pageSize;
@@ -82,10 +84,12 @@ function renderRow(job, active) {
         h('span', { class: 'job-row-sub' },
           h('code', null, shortId(job.id)), ' · ',
           h('time', { datetime: job.createdAt, title: formatDate(job.createdAt) }, formatAgo(job.createdAt)),
-          duration && ` · ${duration}`)),
+          duration && ` · ${duration}`,
+          job.batchId && [' · ', h('span', { class: 'chip' }, 'batch')])),
       stateBadge(job.state)));
 }
 
-function renderEmpty(state) {
-  return h('li', { class: 'empty-row' }, state ? `No ${state} jobs.` : 'No jobs yet. Submit one above.');
+function renderEmpty(state, kind) {
+  const what = [state, kind && kindLabel(kind).toLowerCase()].filter(Boolean).join(' ');
+  return h('li', { class: 'empty-row' }, what ? `No ${what} jobs.` : 'No jobs yet. Submit one above.');
 }
