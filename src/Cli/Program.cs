@@ -9,6 +9,7 @@ var root = new RootCommand("TalkingFace: face-synthesis jobs from the command li
     RemoteCommands.Status(),
     RemoteCommands.Watch(),
     RemoteCommands.Cancel(),
+    KeyCommands.Create(),
 };
 return await root.Parse(args).InvokeAsync();
 

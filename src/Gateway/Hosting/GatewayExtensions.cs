@@ -7,6 +7,7 @@ using TalkingFace.Gateway.Fleet;
 using TalkingFace.Gateway.Jobs;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
+using TalkingFace.Gateway.Tenancy;
 using TalkingFace.Messaging;
 using TalkingFace.Models;
 using TalkingFace.Storage;
@@ -36,6 +37,7 @@ public static class GatewayExtensions
         builder.AddTalkingFaceTelemetry("talkingface-gateway");
         builder.AddJobsDatabase();
         builder.AddArtifactStore();
+        builder.AddTenancy(mode);
 
         builder.Services.AddScoped<StageDispatcher>();
         builder.Services.AddScoped<JobSubmitter>();
@@ -77,6 +79,7 @@ public static class GatewayExtensions
         app.UseStatusCodePages();
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.UseTenancy();
         app.MapOpenApi();
         app.MapScalarApiReference();
         app.MapOperationalEndpoints();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.Features;
+using TalkingFace.Gateway.Tenancy;
 using TalkingFace.Media;
 
 namespace TalkingFace.Gateway.Jobs;
@@ -19,6 +20,7 @@ public sealed class SubmitForm
 
     public static async Task<(SubmitForm? Form, IResult? Problem)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken ct)
     {
+        if (request.HttpContext.User.MaxUploadBytesOf() is { } tenantLimit) maxBytes = Math.Min(maxBytes, tenantLimit); // the tenant's own, never above the gateway's
         if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
         if (!request.HasFormContentType)
             return (null, Problems.Status(StatusCodes.Status415UnsupportedMediaType, "Expected a multipart/form-data upload",

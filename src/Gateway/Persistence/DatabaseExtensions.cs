@@ -1,6 +1,8 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 
 namespace TalkingFace.Gateway.Persistence;
@@ -41,10 +43,45 @@ internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<Datab
         if (!options.Value.MigrateOnStart) return;
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<JobsDbContext>();
+        if (db.Database.IsNpgsql())
+        {
+            // Replicas starting together: EF Core's own migration lock did not cover a run of several migrations
+            // (a second replica re-ran one the first had applied), so hold a session-wide advisory lock around the whole run.
+            var creator = db.GetService<IRelationalDatabaseCreator>();
+            if (!await creator.ExistsAsync(ct))
+            {
+                try
+                {
+                    await creator.CreateAsync(ct);
+                }
+                catch (Npgsql.PostgresException e) when (e.SqlState is "42P04" or "23505") // another replica created it first
+                {
+                }
+            }
+            await db.Database.OpenConnectionAsync(ct);
+            try
+            {
+                await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_lock(7346327612)", ct);
+                await MigrateAsync(db, ct);
+            }
+            finally
+            {
+                await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_unlock(7346327612)", CancellationToken.None);
+                await db.Database.CloseConnectionAsync();
+            }
+        }
+        else
+        {
+            await MigrateAsync(db, ct);
+        }
+        if (db.Database.IsSqlite()) await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+    }
+
+    private async Task MigrateAsync(JobsDbContext db, CancellationToken ct)
+    {
         var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
         if (pending.Count > 0) logger.LogInformation("Applying {Count} migration(s): {Names}", pending.Count, string.Join(", ", pending));
         await db.Database.MigrateAsync(ct);
-        if (db.Database.IsSqlite()) await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
     }
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;

@@ -7,6 +7,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using TalkingFace.Gateway.Tenancy;
 using Minio;
 using Minio.DataModel.Args;
 using TalkingFace.Gateway.Jobs;
@@ -35,6 +37,7 @@ public sealed class DistributedPipeline : IAsyncDisposable
     private readonly List<WebApplication> _workers = [];
     private readonly Dictionary<string, string?> _settings;
     private WebApplicationFactory<Program>? _gateway;
+    private string? _defaultKey;
 
     private DistributedPipeline(DistributedServices services, string database, string virtualHost, string bucket, IDictionary<string, string?> overrides)
     {
@@ -78,14 +81,50 @@ public sealed class DistributedPipeline : IAsyncDisposable
     public static async Task<DistributedPipeline> CreateAsync(DistributedServices services, IDictionary<string, string?>? overrides = null) =>
         new(services, services.UniqueName("tf"), await services.CreateVirtualHostAsync(), services.UniqueName("tf"), overrides ?? new Dictionary<string, string?>());
 
-    /// <summary>The gateway, started on first use (migrating its database and creating the bucket).</summary>
+    /// <summary>
+    /// A client of the gateway (started on first use, migrating its database and creating the bucket) that sends the
+    /// API key of this pipeline's default tenant ("default"), made on first use: distributed mode needs a key.
+    /// </summary>
     public HttpClient Gateway()
+    {
+        _defaultKey ??= Task.Run(() => CreateTenantKeyAsync("default")).GetAwaiter().GetResult().Key;
+        return GatewayWithKey(_defaultKey);
+    }
+
+    /// <summary>A client that sends <paramref name="apiKey"/> (of <see cref="CreateTenantKeyAsync"/>).</summary>
+    public HttpClient GatewayWithKey(string apiKey)
+    {
+        var client = AnonymousGateway();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+        return client;
+    }
+
+    /// <summary>A client that sends no API key.</summary>
+    public HttpClient AnonymousGateway()
     {
         _gateway ??= new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             foreach (var (key, value) in _settings) web.UseSetting(key, value);
         });
         return _gateway.CreateClient();
+    }
+
+    /// <summary>A new API key for <paramref name="tenant"/> (the tenant is made if new), as <c>talkingface keys create</c> makes it.</summary>
+    public async Task<CreatedKey> CreateTenantKeyAsync(string tenant, int? requestsPerSecond = null, long? maxUploadBytes = null)
+    {
+        AnonymousGateway().Dispose(); // starts the gateway, which migrates the database
+        await using var scope = _gateway!.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<TenantAdmin>().CreateKeyAsync(tenant, null, requestsPerSecond, maxUploadBytes);
+    }
+
+    /// <summary>The gateway's services (starts it).</summary>
+    public IServiceProvider GatewayServices
+    {
+        get
+        {
+            AnonymousGateway().Dispose();
+            return _gateway!.Services;
+        }
     }
 
     /// <summary>Starts an audio worker as its own host, wired exactly like src/Workers.Audio/Program.cs.</summary>
