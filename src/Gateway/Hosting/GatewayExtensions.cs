@@ -38,6 +38,8 @@ public static class GatewayExtensions
         builder.AddJobsDatabase();
         builder.AddArtifactStore();
         builder.AddTenancy(mode);
+        builder.Services.AddOptions<Workers.Audio.Conversion.AudioConversionOptions>() // submit checks a WAV's declared length against the audio stage's limit
+            .Bind(builder.Configuration.GetSection(Workers.Audio.Conversion.AudioConversionOptions.SectionName));
 
         builder.Services.AddScoped<StageDispatcher>();
         builder.Services.AddScoped<JobSubmitter>();

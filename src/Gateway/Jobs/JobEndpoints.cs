@@ -108,7 +108,7 @@ public static class JobEndpoints
     }
 
     internal static JobInput Input(string artifactName, IFormFile file) =>
-        new(artifactName, Path.GetFileName(file.FileName), SubmitForm.Sniff(file).ContentType(), file.OpenReadStream);
+        new(artifactName, SubmitForm.SafeFileName(file.FileName), SubmitForm.Sniff(file).ContentType(), file.OpenReadStream);
 
     internal static string? IdempotencyKey(HttpRequest request)
     {
