@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using MassTransit;
 using Microsoft.AspNetCore.Diagnostics;
 using Scalar.AspNetCore;
 using TalkingFace.Gateway.Batches;
@@ -63,7 +64,12 @@ public static class GatewayExtensions
         }
         builder.AddTalkingFaceBus(bus =>
         {
-            bus.AddConsumer<StageEventsConsumer>().Endpoint(e => e.Name = "gateway");
+            // Stage events must survive a database outage: retry them for Pipeline:OutageRetry before the _error queue.
+            bus.AddConsumer<StageEventsConsumer>((_, c) => c.UseMessageRetry(r =>
+            {
+                r.Handle<Exception>(DependencyFailure.IsUnavailable);
+                r.Interval(OutageRetry.Attempts, OutageRetry.Interval);
+            })).Endpoint(e => e.Name = "gateway");
             bus.AddConsumer<WorkerHeartbeatConsumer>().Endpoint(e => e.Name = "gateway-fleet");
             if (standalone)
             {
@@ -103,9 +109,24 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
         {
             BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Upload too large" : "Bad request"),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "Client closed request"),
+            _ when DependencyFailure.IsUnavailable(exception) => (StatusCodes.Status503ServiceUnavailable, "Temporarily unavailable"),
             _ => (StatusCodes.Status500InternalServerError, "Unexpected error"),
         };
         context.Response.StatusCode = status;
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            context.Response.Headers.RetryAfter = DependencyFailure.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                Exception = exception,
+                ProblemDetails =
+                {
+                    Status = status, Title = title,
+                    Detail = $"A service the gateway depends on (database, message broker or artifact store) is not reachable right now; nothing was lost. Retry in {DependencyFailure.RetryAfterSeconds} s.",
+                },
+            });
+        }
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
@@ -113,4 +134,31 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
             ProblemDetails = { Status = status, Title = title, Detail = status < 500 ? exception.Message : "The gateway hit an unexpected error; it was logged." },
         });
     }
+}
+
+/// <summary>Tells an outage of the database, broker or store (answer 503 + Retry-After) from a bug (500).</summary>
+internal static class DependencyFailure
+{
+    public const int RetryAfterSeconds = 5;
+
+    public static bool IsUnavailable(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is System.Net.Sockets.SocketException or TimeoutException or System.Net.Http.HttpRequestException
+                or Npgsql.NpgsqlException or MassTransit.RequestTimeoutException or MassTransit.MassTransitException
+                or RabbitMQ.Client.Exceptions.BrokerUnreachableException or RabbitMQ.Client.Exceptions.AlreadyClosedException
+                or Minio.Exceptions.ConnectionException or System.IO.IOException)
+                return true;
+            if (e is Microsoft.EntityFrameworkCore.Storage.RetryLimitExceededException) return true;
+        }
+        return false;
+    }
+}
+
+/// <summary>How long the gateway keeps retrying a stage event while the database is down (2 minutes by default).</summary>
+internal static class OutageRetry
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
+    public const int Attempts = 60;
 }

@@ -25,6 +25,11 @@ public static class BusExtensions
             {
                 var intervals = options.EffectiveRetryIntervals;
                 if (intervals.Count > 0) endpoint.UseMessageRetry(r => r.Intervals([.. intervals]));
+                if (options.Transport == Transport.RabbitMq && options.RabbitMq.QueueType == QueueType.Quorum &&
+                    endpoint is IRabbitMqReceiveEndpointConfigurator rabbitEndpoint)
+                {
+                    rabbitEndpoint.SetQuorumQueue();
+                }
             });
 
             switch (options.Transport)

@@ -22,6 +22,12 @@ public sealed class WorkerOptions
 
     /// <summary>How often the worker announces itself to the fleet registry.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// On SIGTERM the worker stops taking commands and lets the running ones finish for this long; a command still
+    /// running after it is not acknowledged, so RabbitMQ hands it to another worker (at-least-once, stages are idempotent).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>Who this worker is, resolved once at start.</summary>
