@@ -159,6 +159,14 @@ public sealed class DistributedPipeline : IAsyncDisposable
         return app;
     }
 
+    /// <summary>This deployment's settings as environment variables, for a worker run as a real child process.</summary>
+    public Dictionary<string, string> WorkerEnvironment(string workerId)
+    {
+        var env = _settings.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value!);
+        env["Worker__WorkerId"] = workerId;
+        return env;
+    }
+
     public static async Task<JobView> SubmitTalkingFaceAsync(HttpClient client, string audioPath)
     {
         using var form = new MultipartFormDataContent();
