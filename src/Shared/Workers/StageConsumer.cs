@@ -40,7 +40,25 @@ public sealed class StageConsumer<TCommand>(
             logger.LogInformation("Running {Stage} for job {JobId} (attempt {Attempt})", ticket.Stage, ticket.JobId, ticket.Attempt);
             try
             {
-                var result = await runner.RunAsync(context.Message, run, context.CancellationToken);
+                StageOutcome result;
+                while (true)
+                {
+                    try
+                    {
+                        result = await runner.RunAsync(context.Message, run, context.CancellationToken);
+                        break;
+                    }
+                    catch (Exception e) when (StoreOutage.IsOutage(e) && !context.CancellationToken.IsCancellationRequested)
+                    {
+                        // The store is unreachable: wait it out in place (progress keeps the gateway patient), then run the
+                        // stage again from the start; artifact keys are fixed, so a rerun overwrites rather than adds.
+                        if (DateTimeOffset.UtcNow - startedAt > worker.Options.StoreOutageTolerance)
+                            throw new StageFailedException($"the artifact store was unreachable for over {worker.Options.StoreOutageTolerance.TotalSeconds:0} s: {e.Message}", retryable: true);
+                        logger.LogWarning("Artifact store unreachable during {Stage} of job {JobId}; running it again in 2 s: {Error}", ticket.Stage, ticket.JobId, e.Message);
+                        await Task.Delay(TimeSpan.FromSeconds(2), context.CancellationToken);
+                        run = new StageRun(ticket, store);
+                    }
+                }
                 await context.Publish(new StageCompleted(ticket.JobId, ticket.Stage, ticket.Attempt, worker.Identity,
                     result.Provider, result.Model, run.Artifacts, run.Timings, startedAt, DateTimeOffset.UtcNow));
             }

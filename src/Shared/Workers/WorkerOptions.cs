@@ -28,6 +28,9 @@ public sealed class WorkerOptions
     /// running after it is not acknowledged, so RabbitMQ hands it to another worker (at-least-once, stages are idempotent).
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long a stage waits out an unreachable artifact store (rerunning itself) before failing as retryable.</summary>
+    public TimeSpan StoreOutageTolerance { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>Who this worker is, resolved once at start.</summary>
