@@ -8,6 +8,7 @@ using TalkingFace.Gateway.Fleet;
 using TalkingFace.Gateway.Jobs;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
+using TalkingFace.Gateway.Retention;
 using TalkingFace.Gateway.Tenancy;
 using TalkingFace.Messaging;
 using TalkingFace.Models;
@@ -48,6 +49,9 @@ public static class GatewayExtensions
         builder.Services.AddSingleton<MotionModelContracts>();
         builder.Services.AddSingleton<StageSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StageSweeper>());
+        builder.Services.AddOptions<RetentionOptions>().Bind(builder.Configuration.GetSection(RetentionOptions.Section));
+        builder.Services.AddSingleton<RetentionSweeper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionSweeper>());
 
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
