@@ -105,7 +105,7 @@ public static class GatewayExtensions
 }
 
 /// <summary>Turns exceptions into problem+json: client errors keep their status, anything else is a 500 without internals.</summary>
-internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+internal sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
@@ -116,6 +116,9 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
             _ when DependencyFailure.IsUnavailable(exception) => (StatusCodes.Status503ServiceUnavailable, "Temporarily unavailable"),
             _ => (StatusCodes.Status500InternalServerError, "Unexpected error"),
         };
+        // ASP.NET Core 10 no longer logs exceptions an IExceptionHandler handled: log server-side failures here.
+        if (status == StatusCodes.Status503ServiceUnavailable) logger.LogWarning("{Method} {Path}: a dependency is unavailable: {Error}", context.Request.Method, context.Request.Path, exception.Message);
+        else if (status >= 500) logger.LogError(exception, "{Method} {Path} failed", context.Request.Method, context.Request.Path);
         context.Response.StatusCode = status;
         if (status == StatusCodes.Status503ServiceUnavailable)
         {
