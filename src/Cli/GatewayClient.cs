@@ -18,7 +18,14 @@ public sealed partial class GatewayClient(HttpClient http) : IDisposable
 
     public Uri BaseAddress => http.BaseAddress!;
 
-    public static GatewayClient For(Uri server) => new(new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(10) });
+    /// <summary>A client for a remote gateway; sends the API key in TALKINGFACE_API_KEY, if set, as a bearer token.</summary>
+    public static GatewayClient For(Uri server)
+    {
+        var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(10) };
+        if (Environment.GetEnvironmentVariable("TALKINGFACE_API_KEY") is { Length: > 0 } key)
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return new(http);
+    }
 
     public async Task<JobView> SubmitTalkingFaceAsync(FileInfo audio, IReadOnlyDictionary<string, string?> options, string? idempotencyKey, CancellationToken ct)
     {

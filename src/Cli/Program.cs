@@ -13,6 +13,7 @@ var root = new RootCommand("TalkingFace: face-synthesis jobs from the command li
     BatchCommand.Create(),
     CatalogCommands.Fleet(),
     CatalogCommands.Models(),
+    KeyCommands.Create(),
 };
 return await root.Parse(args).InvokeAsync();
 

@@ -8,6 +8,7 @@ using TalkingFace.Gateway.Jobs;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
 using TalkingFace.Gateway.Scheduling;
+using TalkingFace.Gateway.Tenancy;
 using TalkingFace.Media;
 
 namespace TalkingFace.Gateway.Batches;
@@ -29,7 +30,7 @@ public static class BatchEndpoints
 {
     public static IEndpointRouteBuilder MapBatches(this IEndpointRouteBuilder app)
     {
-        var batches = app.MapGroup("/api/batches").WithTags("Batches");
+        var batches = app.MapGroup("/api/batches").WithTags("Batches").RequireTenant();
         batches.MapPost("/", SubmitBatch)
             .WithSummary("Submit many talking-face jobs at once: multipart 'files' (one per clip) plus the talking-face options")
             .DisableAntiforgery();
@@ -37,7 +38,7 @@ public static class BatchEndpoints
         return app;
     }
 
-    private static async Task<IResult> SubmitBatch(HttpRequest request, JobsDbContext db, JobSubmitter submitter,
+    private static async Task<IResult> SubmitBatch(HttpRequest request, JobsDbContext db, JobSubmitter submitter, CurrentTenant tenant,
         IOptions<GatewayOptions> gateway, IOptions<PipelineOptions> pipeline, MotionModelContracts motion, CancellationToken ct)
     {
         var (form, problem) = await SubmitForm.ReadAsync(request, gateway.Value.MaxUploadBytes, ct);
@@ -59,14 +60,15 @@ public static class BatchEndpoints
         var key = JobEndpoints.IdempotencyKey(request);
         var optionsJson = JobOptionsJson.Write(options);
         var hash = await HashAsync(kind, deviceClass, priority, optionsJson, files, ct);
-        var batch = key is null ? null : await db.Batches.FirstOrDefaultAsync(b => b.IdempotencyKey == key, ct);
+        var owner = tenant.Id;
+        var batch = key is null ? null : await db.Batches.FirstOrDefaultAsync(b => b.TenantId == owner && b.IdempotencyKey == key, ct);
         if (batch is not null && batch.RequestHash != hash)
             return Problems.Status(StatusCodes.Status422UnprocessableEntity, "Idempotency-Key reused",
                 $"Idempotency-Key '{key}' was already used for a different batch; use a new key for a new batch.");
         var existed = batch is not null;
         if (batch is null)
         {
-            batch = new BatchRecord { Id = Guid.NewGuid(), Name = name, Kind = kind, IdempotencyKey = key, RequestHash = hash, CreatedAt = DateTimeOffset.UtcNow };
+            batch = new BatchRecord { Id = Guid.NewGuid(), TenantId = owner, Name = name, Kind = kind, IdempotencyKey = key, RequestHash = hash, CreatedAt = DateTimeOffset.UtcNow };
             db.Batches.Add(batch);
             await db.SaveChangesAsync(ct);
         }
@@ -82,18 +84,18 @@ public static class BatchEndpoints
             await submitter.SubmitAsync(new JobDraft(kind, deviceClass, priority, JobOptionsJson.Write(options with { AudioSeconds = seconds[i] }),
                 [JobEndpoints.Input(ArtifactNames.InputAudio, files[i])], itemKey, batch.Id), ct);
         }
-        var view = await LoadViewAsync(db, batch.Id, ct);
+        var view = await LoadViewAsync(db, owner, batch.Id, ct);
         return existed ? TypedResults.Ok(view) : TypedResults.Accepted($"/api/batches/{batch.Id}", view);
     }
 
-    private static async Task<IResult> GetBatch(Guid id, JobsDbContext db, CancellationToken ct) =>
-        await LoadViewAsync(db, id, ct) is { } view ? TypedResults.Ok(view) : Problems.NotFound($"There is no batch {id}.");
+    private static async Task<IResult> GetBatch(Guid id, JobsDbContext db, CurrentTenant tenant, CancellationToken ct) =>
+        await LoadViewAsync(db, tenant.Id, id, ct) is { } view ? TypedResults.Ok(view) : Problems.NotFound($"There is no batch {id}.");
 
-    private static async Task<BatchView?> LoadViewAsync(JobsDbContext db, Guid id, CancellationToken ct)
+    private static async Task<BatchView?> LoadViewAsync(JobsDbContext db, Guid tenant, Guid id, CancellationToken ct)
     {
-        var batch = await db.Batches.AsNoTracking().FirstOrDefaultAsync(b => b.Id == id, ct);
+        var batch = await db.Batches.AsNoTracking().FirstOrDefaultAsync(b => b.Id == id && b.TenantId == tenant, ct);
         if (batch is null) return null;
-        var jobs = await db.Jobs.AsNoTracking().Include(j => j.Stages).Where(j => j.BatchId == id).ToListAsync(ct);
+        var jobs = await db.Jobs.AsNoTracking().Include(j => j.Stages).Where(j => j.BatchId == id && j.TenantId == tenant).ToListAsync(ct);
         var items = jobs.OrderBy(j => j.CreatedAt).ThenBy(j => j.InputName).Select(j => new BatchItemView(
             j.Id, j.InputName, j.State.ToString().ToLowerInvariant(), j.Reason,
             j.IsTerminal ? 1 : j.Stages.Count == 0 ? 0 : j.Stages.Average(s => s.IsTerminal ? 1 : s.Progress))).ToList();

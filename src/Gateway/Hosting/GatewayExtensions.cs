@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using MassTransit;
 using Microsoft.AspNetCore.Diagnostics;
 using Scalar.AspNetCore;
 using TalkingFace.Gateway.Batches;
@@ -10,6 +11,8 @@ using TalkingFace.Gateway.Fleet;
 using TalkingFace.Gateway.Jobs;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
+using TalkingFace.Gateway.Retention;
+using TalkingFace.Gateway.Tenancy;
 using TalkingFace.Messaging;
 using TalkingFace.Models;
 using TalkingFace.Storage;
@@ -39,6 +42,9 @@ public static class GatewayExtensions
         builder.AddTalkingFaceTelemetry("talkingface-gateway");
         builder.AddJobsDatabase();
         builder.AddArtifactStore();
+        builder.AddTenancy(mode);
+        builder.Services.AddOptions<Workers.Audio.Conversion.AudioConversionOptions>() // submit checks a WAV's declared length against the audio stage's limit
+            .Bind(builder.Configuration.GetSection(Workers.Audio.Conversion.AudioConversionOptions.SectionName));
 
         builder.Services.AddOptions<FleetOptions>().Bind(builder.Configuration.GetSection(FleetOptions.Section));
         builder.Services.TryAddSingleton(TimeProvider.System);
@@ -52,6 +58,9 @@ public static class GatewayExtensions
         builder.AddGallery();
         builder.Services.AddSingleton<StageSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StageSweeper>());
+        builder.Services.AddOptions<RetentionOptions>().Bind(builder.Configuration.GetSection(RetentionOptions.Section));
+        builder.Services.AddSingleton<RetentionSweeper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionSweeper>());
 
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -68,7 +77,12 @@ public static class GatewayExtensions
         }
         builder.AddTalkingFaceBus(bus =>
         {
-            bus.AddConsumer<StageEventsConsumer>().Endpoint(e => e.Name = "gateway");
+            // Stage events must survive a database outage: retry them for Pipeline:OutageRetry before the _error queue.
+            bus.AddConsumer<StageEventsConsumer>((_, c) => c.UseMessageRetry(r =>
+            {
+                r.Handle<Exception>(DependencyFailure.IsUnavailable);
+                r.Interval(OutageRetry.Attempts, OutageRetry.Interval);
+            })).Endpoint(e => e.Name = "gateway");
             bus.AddConsumer<WorkerHeartbeatConsumer>().Endpoint(e => e.Name = "gateway-fleet");
             // Every replica keeps its own registry: a temporary queue per gateway process receives every heartbeat.
             bus.AddConsumer<FleetRegistryConsumer>().Endpoint(e =>
@@ -92,6 +106,7 @@ public static class GatewayExtensions
         app.UseStatusCodePages();
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.UseTenancy();
         app.MapOpenApi();
         app.MapScalarApiReference();
         app.MapOperationalEndpoints();
@@ -109,7 +124,7 @@ public static class GatewayExtensions
 }
 
 /// <summary>Turns exceptions into problem+json: client errors keep their status, anything else is a 500 without internals.</summary>
-internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+internal sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
@@ -117,9 +132,27 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
         {
             BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Upload too large" : "Bad request"),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "Client closed request"),
+            _ when DependencyFailure.IsUnavailable(exception) => (StatusCodes.Status503ServiceUnavailable, "Temporarily unavailable"),
             _ => (StatusCodes.Status500InternalServerError, "Unexpected error"),
         };
+        // ASP.NET Core 10 no longer logs exceptions an IExceptionHandler handled: log server-side failures here.
+        if (status == StatusCodes.Status503ServiceUnavailable) logger.LogWarning("{Method} {Path}: a dependency is unavailable: {Error}", context.Request.Method, context.Request.Path, exception.Message);
+        else if (status >= 500) logger.LogError(exception, "{Method} {Path} failed", context.Request.Method, context.Request.Path);
         context.Response.StatusCode = status;
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            context.Response.Headers.RetryAfter = DependencyFailure.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                Exception = exception,
+                ProblemDetails =
+                {
+                    Status = status, Title = title,
+                    Detail = $"A service the gateway depends on (database, message broker or artifact store) is not reachable right now; nothing was lost. Retry in {DependencyFailure.RetryAfterSeconds} s.",
+                },
+            });
+        }
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
@@ -127,4 +160,31 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
             ProblemDetails = { Status = status, Title = title, Detail = status < 500 ? exception.Message : "The gateway hit an unexpected error; it was logged." },
         });
     }
+}
+
+/// <summary>Tells an outage of the database, broker or store (answer 503 + Retry-After) from a bug (500).</summary>
+internal static class DependencyFailure
+{
+    public const int RetryAfterSeconds = 5;
+
+    public static bool IsUnavailable(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is System.Net.Sockets.SocketException or TimeoutException or System.Net.Http.HttpRequestException
+                or Npgsql.NpgsqlException or MassTransit.RequestTimeoutException or MassTransit.MassTransitException
+                or RabbitMQ.Client.Exceptions.BrokerUnreachableException or RabbitMQ.Client.Exceptions.AlreadyClosedException
+                or Minio.Exceptions.ConnectionException or System.IO.IOException)
+                return true;
+            if (e is Microsoft.EntityFrameworkCore.Storage.RetryLimitExceededException) return true;
+        }
+        return false;
+    }
+}
+
+/// <summary>How long the gateway keeps retrying a stage event while the database is down (2 minutes by default).</summary>
+internal static class OutageRetry
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
+    public const int Attempts = 60;
 }

@@ -5,6 +5,7 @@ using TalkingFace.Gateway.Gallery;
 using TalkingFace.Gateway.Hosting;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
+using TalkingFace.Gateway.Tenancy;
 using TalkingFace.Media;
 using TalkingFace.Storage;
 
@@ -16,7 +17,7 @@ public static class JobEndpoints
 
     public static IEndpointRouteBuilder MapJobs(this IEndpointRouteBuilder app)
     {
-        var jobs = app.MapGroup("/api/jobs").WithTags("Jobs");
+        var jobs = app.MapGroup("/api/jobs").WithTags("Jobs").RequireTenant();
 
         jobs.MapPost("/talking-face", SubmitTalkingFace)
             .WithSummary("Submit a talking-face job: multipart field 'audio' plus options")
@@ -119,7 +120,7 @@ public static class JobEndpoints
     }
 
     internal static JobInput Input(string artifactName, IFormFile file) =>
-        new(artifactName, Path.GetFileName(file.FileName), SubmitForm.Sniff(file).ContentType(), file.OpenReadStream);
+        new(artifactName, SubmitForm.SafeFileName(file.FileName), SubmitForm.Sniff(file).ContentType(), file.OpenReadStream);
 
     internal static string? IdempotencyKey(HttpRequest request)
     {
@@ -143,13 +144,14 @@ public static class JobEndpoints
         }
     }
 
-    private static async Task<IResult> GetJob(Guid id, JobsDbContext db, CancellationToken ct)
+    private static async Task<IResult> GetJob(Guid id, JobsDbContext db, CurrentTenant tenant, CancellationToken ct)
     {
-        var job = await db.Jobs.AsNoTracking().Include(j => j.Stages).Include(j => j.Artifacts).FirstOrDefaultAsync(j => j.Id == id, ct);
+        var owner = tenant.Id;
+        var job = await db.Jobs.AsNoTracking().Include(j => j.Stages).Include(j => j.Artifacts).FirstOrDefaultAsync(j => j.Id == id && j.TenantId == owner, ct);
         return job is null ? Problems.NotFound($"There is no job {id}.") : TypedResults.Ok(job.ToView());
     }
 
-    private static async Task<IResult> ListJobs(JobsDbContext db, string? state, string? kind, Guid? batchId, int? page, int? pageSize, CancellationToken ct)
+    private static async Task<IResult> ListJobs(JobsDbContext db, CurrentTenant tenant, string? state, string? kind, Guid? batchId, int? page, int? pageSize, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         JobState? stateFilter = null;
@@ -166,7 +168,8 @@ public static class JobEndpoints
         if (size is < 1 or > 200) errors["pageSize"] = ["must be from 1 to 200."];
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The job filter is not valid");
 
-        var query = db.Jobs.AsNoTracking();
+        var owner = tenant.Id;
+        var query = db.Jobs.AsNoTracking().Where(j => j.TenantId == owner);
         if (stateFilter is { } st) query = query.Where(j => j.State == st);
         if (kind is not null) query = query.Where(j => j.Kind == kind);
         if (batchId is { } b) query = query.Where(j => j.BatchId == b);
@@ -177,9 +180,11 @@ public static class JobEndpoints
     }
 
     private static async Task<IResult> DownloadArtifact(Guid id, string name, bool? redirect, JobsDbContext db, IArtifactStore store,
-        IOptions<StorageOptions> storage, CancellationToken ct)
+        IOptions<StorageOptions> storage, CurrentTenant tenant, CancellationToken ct)
     {
-        var artifact = await db.Artifacts.AsNoTracking().FirstOrDefaultAsync(a => a.JobId == id && a.Name == name, ct);
+        var owner = tenant.Id;
+        var artifact = await db.Artifacts.AsNoTracking()
+            .FirstOrDefaultAsync(a => a.JobId == id && a.Name == name && db.Jobs.Any(j => j.Id == id && j.TenantId == owner), ct);
         if (artifact is null) return Problems.NotFound($"Job {id} has no artifact '{name}'.");
         if (redirect != false && await store.GetDownloadUrlAsync(artifact.Key, storage.Value.DownloadUrlLifetime, ct) is { } url)
             return TypedResults.Redirect(url.ToString());
@@ -194,11 +199,12 @@ public static class JobEndpoints
         }
     }
 
-    private static async Task<IResult> CancelJob(Guid id, JobsDbContext db, CancellationToken ct)
+    private static async Task<IResult> CancelJob(Guid id, JobsDbContext db, CurrentTenant tenant, CancellationToken ct)
     {
+        var owner = tenant.Id;
         for (var attempt = 0; ; attempt++)
         {
-            var job = await db.Jobs.Include(j => j.Stages).Include(j => j.Artifacts).FirstOrDefaultAsync(j => j.Id == id, ct);
+            var job = await db.Jobs.Include(j => j.Stages).Include(j => j.Artifacts).FirstOrDefaultAsync(j => j.Id == id && j.TenantId == owner, ct);
             if (job is null) return Problems.NotFound($"There is no job {id}.");
             if (job.IsTerminal)
                 return Problems.Status(StatusCodes.Status409Conflict, "Job already finished", $"Job {id} is {job.State.ToString().ToLowerInvariant()}; only unfinished jobs can be cancelled.");

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using TalkingFace.Contracts;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
+using TalkingFace.Gateway.Tenancy;
 using TalkingFace.Storage;
 using TalkingFace.Telemetry;
 
@@ -21,7 +22,8 @@ public sealed record JobDraft(
     string OptionsJson,
     IReadOnlyList<JobInput> Inputs,
     string? IdempotencyKey,
-    Guid? BatchId = null);
+    Guid? BatchId = null,
+    Guid? TenantId = null);
 
 public sealed record Submission(JobRecord Job, bool AlreadyExisted);
 
@@ -35,6 +37,7 @@ public sealed class IdempotencyConflictException(string key)
 /// </summary>
 public sealed class JobSubmitter(
     JobsDbContext db,
+    CurrentTenant tenant,
     IArtifactStore store,
     StageDispatcher dispatcher,
     IOptions<PipelineOptions> options,
@@ -43,14 +46,16 @@ public sealed class JobSubmitter(
 {
     public async Task<Submission> SubmitAsync(JobDraft draft, CancellationToken ct)
     {
+        var owner = draft.TenantId ?? tenant.Id; // the caller's tenant unless the draft names one
         var requestHash = await HashAsync(draft, ct);
-        if (draft.IdempotencyKey is { } earlierKey && await FindByKeyAsync(earlierKey, ct) is { } earlier)
+        if (draft.IdempotencyKey is { } earlierKey && await FindByKeyAsync(owner, earlierKey, ct) is { } earlier)
             return Same(earlier, earlierKey, requestHash);
 
         var now = DateTimeOffset.UtcNow;
         var job = new JobRecord
         {
             Id = Guid.NewGuid(),
+            TenantId = owner,
             Kind = draft.Kind,
             State = JobState.Queued,
             DeviceClass = draft.DeviceClass,
@@ -98,7 +103,7 @@ public sealed class JobSubmitter(
             // A concurrent submit with the same key won the insert: answer with its job, drop our inputs.
             db.ChangeTracker.Clear();
             foreach (var a in job.Artifacts) await store.DeleteAsync(a.Key, CancellationToken.None);
-            var winner = await FindByKeyAsync(key, ct) ?? throw new InvalidOperationException("job insert failed", null);
+            var winner = await FindByKeyAsync(owner, key, ct) ?? throw new InvalidOperationException("job insert failed", null);
             return Same(winner, key, requestHash);
         }
 
@@ -111,8 +116,8 @@ public sealed class JobSubmitter(
     private static Submission Same(JobRecord earlier, string key, string requestHash) =>
         earlier.RequestHash == requestHash ? new Submission(earlier, true) : throw new IdempotencyConflictException(key);
 
-    private Task<JobRecord?> FindByKeyAsync(string key, CancellationToken ct) =>
-        db.Jobs.Include(j => j.Stages).Include(j => j.Artifacts).FirstOrDefaultAsync(j => j.IdempotencyKey == key, ct);
+    private Task<JobRecord?> FindByKeyAsync(Guid owner, string key, CancellationToken ct) =>
+        db.Jobs.Include(j => j.Stages).Include(j => j.Artifacts).FirstOrDefaultAsync(j => j.TenantId == owner && j.IdempotencyKey == key, ct);
 
     /// <summary>sha256 over everything that defines the request, so a retried submit can be told from a different one.</summary>
     private static async Task<string> HashAsync(JobDraft draft, CancellationToken ct)

@@ -1,6 +1,9 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.Features;
+using TalkingFace.Gateway.Tenancy;
+using Microsoft.Extensions.Options;
 using TalkingFace.Media;
+using TalkingFace.Workers.Audio.Conversion;
 
 namespace TalkingFace.Gateway.Jobs;
 
@@ -12,13 +15,20 @@ public sealed class SubmitForm
 {
     private readonly Dictionary<string, string[]> _errors = [];
 
-    private SubmitForm(IFormCollection form) => Form = form;
+    private readonly IServiceProvider? _services;
+
+    private SubmitForm(IFormCollection form, IServiceProvider? services = null)
+    {
+        Form = form;
+        _services = services;
+    }
 
     public IFormCollection Form { get; }
     public bool HasErrors => _errors.Count > 0;
 
     public static async Task<(SubmitForm? Form, IResult? Problem)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken ct)
     {
+        if (request.HttpContext.User.MaxUploadBytesOf() is { } tenantLimit) maxBytes = Math.Min(maxBytes, tenantLimit); // the tenant's own, never above the gateway's
         if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
         if (!request.HasFormContentType)
             return (null, Problems.Status(StatusCodes.Status415UnsupportedMediaType, "Expected a multipart/form-data upload",
@@ -29,7 +39,7 @@ public sealed class SubmitForm
             if (features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = maxBytes;
             request.HttpContext.Features.Set<IFormFeature>(new FormFeature(request, new FormOptions { MultipartBodyLengthLimit = maxBytes }));
             var form = await request.ReadFormAsync(ct);
-            return (new SubmitForm(form), null);
+            return (new SubmitForm(form, request.HttpContext.RequestServices), null);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -111,11 +121,54 @@ public sealed class SubmitForm
             return false;
         }
         var kind = Sniff(file);
-        if (accepts(kind)) return true;
+        if (accepts(kind))
+        {
+            if (ContentProblem(file, kind) is not { } problem) return true;
+            Error(field, problem);
+            return false;
+        }
         Error(field, kind == MediaKind.Unknown
             ? $"'{file.FileName}' is not {expected}: its content matches no known format."
             : $"'{file.FileName}' is {kind.Describe()}, not {expected}.");
         return false;
+    }
+
+    /// <summary>
+    /// What is wrong with a file of an accepted kind, judged by more of its bytes: an image whose container is broken or
+    /// declares an absurd canvas (<see cref="ImageProbe"/>), a WAV whose header declares more than the audio stage's
+    /// <c>Audio:Conversion:MaxDuration</c> (a 10-hour header on a small file). Null when nothing is.
+    /// </summary>
+    private string? ContentProblem(IFormFile file, MediaKind kind)
+    {
+        using var stream = file.OpenReadStream();
+        if (kind.IsImage()) return ImageProbe.Check(stream, kind, file.FileName);
+        if (kind != MediaKind.Wav) return null;
+        var limit = (_services?.GetService<IOptions<AudioConversionOptions>>()?.Value ?? new AudioConversionOptions()).MaxDuration;
+        try
+        {
+            var header = WavReader.ReadHeaderAsync(stream).GetAwaiter().GetResult(); // a file already spooled by the form reader
+            return header.DeclaredDuration is { } declared && declared > limit
+                ? $"'{file.FileName}' declares {Duration(declared)} of audio; the limit is {Duration(limit)} (Audio:Conversion:MaxDuration)."
+                : null;
+        }
+        catch (AudioFormatException)
+        {
+            return null; // broken headers get their own, more precise answer from AudioProbe
+        }
+    }
+
+    private static string Duration(TimeSpan t) =>
+        t.TotalHours >= 1 ? $"{t.TotalHours.ToString("0.#", CultureInfo.InvariantCulture)} h"
+        : t.TotalMinutes >= 1 ? $"{t.TotalMinutes.ToString("0.#", CultureInfo.InvariantCulture)} min"
+        : $"{t.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s";
+
+    /// <summary>The client's file name as a record may keep it: no folders, no control characters, at most 255 characters.</summary>
+    public static string SafeFileName(string? name)
+    {
+        var file = Path.GetFileName((name ?? "").Replace('\\', '/'));
+        file = new string([.. file.Where(c => !char.IsControl(c))]).Trim();
+        if (file.Length > 255) file = file[..200] + "…" + file[^54..];
+        return file.Length == 0 ? "upload" : file;
     }
 
     public static MediaKind Sniff(IFormFile file)

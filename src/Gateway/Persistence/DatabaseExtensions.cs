@@ -1,6 +1,8 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 
 namespace TalkingFace.Gateway.Persistence;
@@ -42,15 +44,52 @@ internal sealed class DatabaseMigrator(IServiceProvider services, IOptions<Datab
         await MigrateAsync(services, logger, ct);
     }
 
-    /// <summary>Applies every pending migration (under EF Core's migration lock); returns how many there were.</summary>
+    /// <summary>Applies every pending migration; returns how many there were. Also used by <c>--migrate-only</c>.</summary>
     public static async Task<int> MigrateAsync(IServiceProvider services, ILogger logger, CancellationToken ct)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<JobsDbContext>();
+        int applied;
+        if (db.Database.IsNpgsql())
+        {
+            // Replicas starting together: EF Core's own migration lock did not cover a run of several migrations
+            // (a second replica re-ran one the first had applied), so hold a session-wide advisory lock around the whole run.
+            var creator = db.GetService<IRelationalDatabaseCreator>();
+            if (!await creator.ExistsAsync(ct))
+            {
+                try
+                {
+                    await creator.CreateAsync(ct);
+                }
+                catch (Npgsql.PostgresException e) when (e.SqlState is "42P04" or "23505") // another replica created it first
+                {
+                }
+            }
+            await db.Database.OpenConnectionAsync(ct);
+            try
+            {
+                await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_lock(7346327612)", ct);
+                applied = await ApplyAsync(db, logger, ct);
+            }
+            finally
+            {
+                await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_unlock(7346327612)", CancellationToken.None);
+                await db.Database.CloseConnectionAsync();
+            }
+        }
+        else
+        {
+            applied = await ApplyAsync(db, logger, ct);
+        }
+        if (db.Database.IsSqlite()) await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+        return applied;
+    }
+
+    private static async Task<int> ApplyAsync(JobsDbContext db, ILogger logger, CancellationToken ct)
+    {
         var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
         if (pending.Count > 0) logger.LogInformation("Applying {Count} migration(s): {Names}", pending.Count, string.Join(", ", pending));
         await db.Database.MigrateAsync(ct);
-        if (db.Database.IsSqlite()) await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
         return pending.Count;
     }
 

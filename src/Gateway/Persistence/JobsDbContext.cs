@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using TalkingFace.Contracts;
+using TalkingFace.Gateway.Tenancy;
 
 namespace TalkingFace.Gateway.Persistence;
 
@@ -17,6 +18,8 @@ public abstract class JobsDbContext(DbContextOptions options) : DbContext(option
     public DbSet<ArtifactRecord> Artifacts => Set<ArtifactRecord>();
     public DbSet<BatchRecord> Batches => Set<BatchRecord>();
     public DbSet<WorkerRecord> Workers => Set<WorkerRecord>();
+    public DbSet<TenantRecord> Tenants => Set<TenantRecord>();
+    public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -32,9 +35,11 @@ public abstract class JobsDbContext(DbContextOptions options) : DbContext(option
             job.Property(j => j.RequestHash).HasMaxLength(64);
             job.Property(j => j.InputName).HasMaxLength(255);
             job.Property(j => j.Version).IsConcurrencyToken();
-            job.HasIndex(j => j.IdempotencyKey).IsUnique();
+            job.HasIndex(j => new { j.TenantId, j.IdempotencyKey }).IsUnique(); // a key is the tenant's own: another tenant's same key is another job
+            job.HasIndex(j => new { j.TenantId, j.CreatedAt });
             job.HasIndex(j => new { j.State, j.CreatedAt });
             job.HasIndex(j => j.BatchId);
+            job.HasIndex(j => j.FinishedAt); // retention: finished jobs past their time to live
             job.HasMany(j => j.Stages).WithOne().HasForeignKey(s => s.JobId).OnDelete(DeleteBehavior.Cascade);
             job.HasMany(j => j.Artifacts).WithOne().HasForeignKey(a => a.JobId).OnDelete(DeleteBehavior.Cascade);
         });
@@ -66,7 +71,26 @@ public abstract class JobsDbContext(DbContextOptions options) : DbContext(option
             batch.HasKey(b => b.Id);
             batch.Property(b => b.Id).ValueGeneratedNever(); // ids are made by the code, so new records found through a navigation are inserted
             batch.Property(b => b.IdempotencyKey).HasMaxLength(200);
-            batch.HasIndex(b => b.IdempotencyKey).IsUnique();
+            batch.HasIndex(b => new { b.TenantId, b.IdempotencyKey }).IsUnique();
+        });
+        model.Entity<TenantRecord>(tenant =>
+        {
+            tenant.ToTable("tenants");
+            tenant.HasKey(t => t.Id);
+            tenant.Property(t => t.Id).ValueGeneratedNever();
+            tenant.Property(t => t.Name).HasMaxLength(100);
+            tenant.HasIndex(t => t.Name).IsUnique();
+        });
+        model.Entity<ApiKeyRecord>(key =>
+        {
+            key.ToTable("api_keys");
+            key.HasKey(k => k.Id);
+            key.Property(k => k.Id).ValueGeneratedNever();
+            key.Property(k => k.Prefix).HasMaxLength(16);
+            key.Property(k => k.Hash).HasMaxLength(64);
+            key.Property(k => k.Name).HasMaxLength(200);
+            key.HasIndex(k => k.Hash).IsUnique();
+            key.HasOne<TenantRecord>().WithMany().HasForeignKey(k => k.TenantId).OnDelete(DeleteBehavior.Cascade);
         });
         model.Entity<WorkerRecord>(worker =>
         {

@@ -10,6 +10,8 @@ public enum StageState { Pending, Queued, Running, Succeeded, Failed, Cancelled 
 public sealed class JobRecord
 {
     public Guid Id { get; set; }
+    /// <summary>Who owns the job (and its artifacts); every read of the job API is filtered by it.</summary>
+    public Guid TenantId { get; set; }
     public required string Kind { get; set; }
     public JobState State { get; set; }
     /// <summary>Why the job is in its state, in plain words (always set for failed and cancelled).</summary>
@@ -83,6 +85,7 @@ public sealed class ArtifactRecord
 public sealed class BatchRecord
 {
     public Guid Id { get; set; }
+    public Guid TenantId { get; set; }
     public string? Name { get; set; }
     public required string Kind { get; set; }
     public string? IdempotencyKey { get; set; }

@@ -46,9 +46,12 @@ public sealed class StageDispatcher(
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateConcurrencyException)
+        catch (DbUpdateConcurrencyException conflict)
         {
-            return false; // another replica dispatched it, or an event just moved it on
+            // Another replica (or this gateway's sweeper) dispatched it, or an event just moved it on. Take the database's
+            // values back, or the stale change stays tracked and fails the next save on this context (a batch's next item).
+            foreach (var entry in conflict.Entries) await entry.ReloadAsync(CancellationToken.None);
+            return false;
         }
 
         try

@@ -34,6 +34,13 @@ public static class BusExtensions
                     // A stage command is acknowledged when its run starts (StageConsumer), so one at a time is enough here.
                     if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit) rabbit.PrefetchCount = 1;
                 }
+                // Quorum queues (an option; classic is the default): RabbitMQ 3.x quorum queues take no x-max-priority,
+                // so run them with Messaging:MaxPriority=0.
+                if (options.Transport == Transport.RabbitMq && options.RabbitMq.QueueType == QueueType.Quorum &&
+                    endpoint is IRabbitMqReceiveEndpointConfigurator rabbitEndpoint)
+                {
+                    rabbitEndpoint.SetQuorumQueue();
+                }
             });
 
             switch (options.Transport)

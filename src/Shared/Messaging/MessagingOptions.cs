@@ -25,8 +25,16 @@ public sealed class MessagingOptions
     public IReadOnlyList<TimeSpan> EffectiveRetryIntervals => RetryIntervals ?? [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)];
 }
 
+public enum QueueType { Classic, Quorum }
+
 public sealed class RabbitMqOptions
 {
+    /// <summary>
+    /// Classic (default) or Quorum: replicated, durable queues for a RabbitMQ cluster. Quorum queues on RabbitMQ 3.10
+    /// ignore message priorities, so Classic stays the default wherever priority dispatch matters.
+    /// </summary>
+    public QueueType QueueType { get; set; } = QueueType.Classic;
+
     public string Host { get; set; } = "127.0.0.1";
     public ushort Port { get; set; } = 5672;
     public string VirtualHost { get; set; } = "/";

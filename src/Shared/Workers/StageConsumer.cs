@@ -114,6 +114,23 @@ internal static class StageRunner<TCommand> where TCommand : class, IStageComman
                     await PublishFailedAsync(bus, worker, run, ticket, startedAt, $"worker {worker.Identity.WorkerId} stopped during the run", retryable: true);
                     break;
                 }
+                catch (Exception e) when (StoreOutage.IsOutage(e) && !stopping.IsCancellationRequested &&
+                                          DateTimeOffset.UtcNow - startedAt <= worker.Options.StoreOutageTolerance)
+                {
+                    // The store is unreachable: wait it out in place (progress keeps the gateway patient), then run the
+                    // stage again from the start; artifact keys are fixed and the run keeps one artifact per name.
+                    logger.LogWarning("Artifact store unreachable during {Stage} of job {JobId}; running it again in 2 s: {Error}", ticket.Stage, ticket.JobId, e.Message);
+                    await Task.Delay(TimeSpan.FromSeconds(2), stopping);
+                    retry--;
+                }
+                catch (Exception e) when (StoreOutage.IsOutage(e) && !stopping.IsCancellationRequested)
+                {
+                    outcome = "failed";
+                    var reason = $"the artifact store was unreachable for over {worker.Options.StoreOutageTolerance.TotalSeconds:0} s: {e.Message}";
+                    logger.LogWarning("Stage {Stage} of job {JobId} failed: {Reason}", ticket.Stage, ticket.JobId, reason);
+                    await PublishFailedAsync(bus, worker, run, ticket, startedAt, reason, retryable: true);
+                    break;
+                }
                 catch (Exception e) when (retry < intervals.Count)
                 {
                     logger.LogWarning(e, "Stage {Stage} of job {JobId} threw; trying again in {Delay}", ticket.Stage, ticket.JobId, intervals[retry]);

@@ -31,6 +31,15 @@ public sealed class WorkerOptions
     /// so it is never held unacknowledged for long (see <see cref="StageConsumer{TCommand}"/>).
     /// </summary>
     public TimeSpan SlotWait { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// On SIGTERM the worker stops taking commands and lets the running ones finish for this long; a command still
+    /// running after it is not acknowledged, so RabbitMQ hands it to another worker (at-least-once, stages are idempotent).
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long a stage waits out an unreachable artifact store (rerunning itself) before failing as retryable.</summary>
+    public TimeSpan StoreOutageTolerance { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>Who this worker is, resolved once at start.</summary>

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using TalkingFace.Gateway.Tenancy;
 using Minio;
 using Minio.DataModel.Args;
 using TalkingFace.Gateway.Jobs;
@@ -37,6 +38,7 @@ public sealed class DistributedPipeline : IAsyncDisposable
     private readonly List<WebApplication> _workers = [];
     private readonly Dictionary<string, string?> _settings;
     private WebApplicationFactory<Program>? _gateway;
+    private string? _defaultKey;
 
     private DistributedPipeline(DistributedServices services, string database, string virtualHost, string bucket, IDictionary<string, string?> overrides)
     {
@@ -80,14 +82,50 @@ public sealed class DistributedPipeline : IAsyncDisposable
     public static async Task<DistributedPipeline> CreateAsync(DistributedServices services, IDictionary<string, string?>? overrides = null) =>
         new(services, services.UniqueName("tf"), await services.CreateVirtualHostAsync(), services.UniqueName("tf"), overrides ?? new Dictionary<string, string?>());
 
-    /// <summary>The gateway, started on first use (migrating its database and creating the bucket).</summary>
+    /// <summary>
+    /// A client of the gateway (started on first use, migrating its database and creating the bucket) that sends the
+    /// API key of this pipeline's default tenant ("default"), made on first use: distributed mode needs a key.
+    /// </summary>
     public HttpClient Gateway()
+    {
+        _defaultKey ??= Task.Run(() => CreateTenantKeyAsync("default")).GetAwaiter().GetResult().Key;
+        return GatewayWithKey(_defaultKey);
+    }
+
+    /// <summary>A client that sends <paramref name="apiKey"/> (of <see cref="CreateTenantKeyAsync"/>).</summary>
+    public HttpClient GatewayWithKey(string apiKey)
+    {
+        var client = AnonymousGateway();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
+        return client;
+    }
+
+    /// <summary>A client that sends no API key.</summary>
+    public HttpClient AnonymousGateway()
     {
         _gateway ??= new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             foreach (var (key, value) in _settings) web.UseSetting(key, value);
         });
         return _gateway.CreateClient();
+    }
+
+    /// <summary>A new API key for <paramref name="tenant"/> (the tenant is made if new), as <c>talkingface keys create</c> makes it.</summary>
+    public async Task<CreatedKey> CreateTenantKeyAsync(string tenant, int? requestsPerSecond = null, long? maxUploadBytes = null)
+    {
+        AnonymousGateway().Dispose(); // starts the gateway, which migrates the database
+        await using var scope = _gateway!.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<TenantAdmin>().CreateKeyAsync(tenant, null, requestsPerSecond, maxUploadBytes);
+    }
+
+    /// <summary>The gateway's services (starts it).</summary>
+    public IServiceProvider GatewayServices
+    {
+        get
+        {
+            AnonymousGateway().Dispose();
+            return _gateway!.Services;
+        }
     }
 
     /// <summary>Starts an audio worker as its own host, wired exactly like src/Workers.Audio/Program.cs.</summary>
@@ -109,7 +147,7 @@ public sealed class DistributedPipeline : IAsyncDisposable
 
     /// <summary>
     /// The gateway on a real Kestrel socket on 127.0.0.1, for clients outside this process such as Prometheus;
-    /// the client's base address is the server's.
+    /// the client's base address is the server's and it sends the default tenant's key.
     /// </summary>
     public HttpClient GatewayOnSocket()
     {
@@ -124,17 +162,10 @@ public sealed class DistributedPipeline : IAsyncDisposable
         }
         var addresses = _gateway.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
             .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
-        return new HttpClient { BaseAddress = new Uri(addresses.First()) };
-    }
-
-    /// <summary>The gateway's services (started on first use), e.g. its bus to publish simulated heartbeats.</summary>
-    public IServiceProvider GatewayServices
-    {
-        get
-        {
-            Gateway().Dispose();
-            return _gateway!.Services;
-        }
+        _defaultKey ??= Task.Run(() => CreateTenantKeyAsync("default")).GetAwaiter().GetResult().Key;
+        var client = new HttpClient { BaseAddress = new Uri(addresses.First()) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _defaultKey);
+        return client;
     }
 
     /// <summary>Starts a motion worker as its own host, wired exactly like src/Workers.Motion/Program.cs.</summary>
@@ -167,6 +198,14 @@ public sealed class DistributedPipeline : IAsyncDisposable
         await app.StartAsync();
         _workers.Add(app);
         return app;
+    }
+
+    /// <summary>This deployment's settings as environment variables, for a worker run as a real child process.</summary>
+    public Dictionary<string, string> WorkerEnvironment(string workerId)
+    {
+        var env = _settings.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value!);
+        env["Worker__WorkerId"] = workerId;
+        return env;
     }
 
     public static async Task<JobView> SubmitTalkingFaceAsync(HttpClient client, string audioPath)

@@ -21,6 +21,12 @@ function defaultTitle(status) {
   return `Request failed (HTTP ${status})`;
 }
 
+/** A distributed gateway needs an API key: set it once with localStorage.setItem('talkingface.apiKey', KEY). */
+function apiKeyHeader() {
+  const key = globalThis.localStorage?.getItem('talkingface.apiKey');
+  return key ? { 'X-Api-Key': key } : {};
+}
+
 /** fetch + JSON; resolves with the parsed body, rejects with ApiError (AbortError passes through). */
 export async function api(path, { method = 'GET', body, headers = {}, signal } = {}) {
   let response;
@@ -29,7 +35,7 @@ export async function api(path, { method = 'GET', body, headers = {}, signal } =
       method,
       body,
       signal,
-      headers: { Accept: 'application/json, application/problem+json', ...headers },
+      headers: { Accept: 'application/json, application/problem+json', ...apiKeyHeader(), ...headers },
     });
   } catch (error) {
     if (error.name === 'AbortError') throw error;

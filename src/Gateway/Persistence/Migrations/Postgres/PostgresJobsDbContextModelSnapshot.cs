@@ -88,9 +88,12 @@ namespace TalkingFace.Gateway.Persistence.Migrations.Postgres
                     b.Property<string>("RequestHash")
                         .HasColumnType("text");
 
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid");
+
                     b.HasKey("Id");
 
-                    b.HasIndex("IdempotencyKey")
+                    b.HasIndex("TenantId", "IdempotencyKey")
                         .IsUnique();
 
                     b.ToTable("batches", (string)null);
@@ -147,6 +150,9 @@ namespace TalkingFace.Gateway.Persistence.Migrations.Postgres
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)");
 
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -158,10 +164,14 @@ namespace TalkingFace.Gateway.Persistence.Migrations.Postgres
 
                     b.HasIndex("BatchId");
 
-                    b.HasIndex("IdempotencyKey")
-                        .IsUnique();
+                    b.HasIndex("FinishedAt");
 
                     b.HasIndex("State", "CreatedAt");
+
+                    b.HasIndex("TenantId", "CreatedAt");
+
+                    b.HasIndex("TenantId", "IdempotencyKey")
+                        .IsUnique();
 
                     b.ToTable("jobs", (string)null);
                 });
@@ -295,6 +305,71 @@ namespace TalkingFace.Gateway.Persistence.Migrations.Postgres
                     b.ToTable("workers", (string)null);
                 });
 
+            modelBuilder.Entity("TalkingFace.Gateway.Tenancy.ApiKeyRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Prefix")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<DateTimeOffset?>("RevokedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Hash")
+                        .IsUnique();
+
+                    b.HasIndex("TenantId");
+
+                    b.ToTable("api_keys", (string)null);
+                });
+
+            modelBuilder.Entity("TalkingFace.Gateway.Tenancy.TenantRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long?>("MaxUploadBytes")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<int?>("RequestsPerSecond")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("tenants", (string)null);
+                });
+
             modelBuilder.Entity("TalkingFace.Gateway.Persistence.ArtifactRecord", b =>
                 {
                     b.HasOne("TalkingFace.Gateway.Persistence.JobRecord", null)
@@ -309,6 +384,15 @@ namespace TalkingFace.Gateway.Persistence.Migrations.Postgres
                     b.HasOne("TalkingFace.Gateway.Persistence.JobRecord", null)
                         .WithMany("Stages")
                         .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("TalkingFace.Gateway.Tenancy.ApiKeyRecord", b =>
+                {
+                    b.HasOne("TalkingFace.Gateway.Tenancy.TenantRecord", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

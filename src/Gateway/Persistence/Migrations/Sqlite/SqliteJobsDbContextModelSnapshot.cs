@@ -83,9 +83,12 @@ namespace TalkingFace.Gateway.Persistence.Migrations.Sqlite
                     b.Property<string>("RequestHash")
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("TEXT");
+
                     b.HasKey("Id");
 
-                    b.HasIndex("IdempotencyKey")
+                    b.HasIndex("TenantId", "IdempotencyKey")
                         .IsUnique();
 
                     b.ToTable("batches", (string)null);
@@ -142,6 +145,9 @@ namespace TalkingFace.Gateway.Persistence.Migrations.Sqlite
                         .HasMaxLength(16)
                         .HasColumnType("TEXT");
 
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("UpdatedAt")
                         .HasColumnType("INTEGER");
 
@@ -153,10 +159,14 @@ namespace TalkingFace.Gateway.Persistence.Migrations.Sqlite
 
                     b.HasIndex("BatchId");
 
-                    b.HasIndex("IdempotencyKey")
-                        .IsUnique();
+                    b.HasIndex("FinishedAt");
 
                     b.HasIndex("State", "CreatedAt");
+
+                    b.HasIndex("TenantId", "CreatedAt");
+
+                    b.HasIndex("TenantId", "IdempotencyKey")
+                        .IsUnique();
 
                     b.ToTable("jobs", (string)null);
                 });
@@ -290,6 +300,71 @@ namespace TalkingFace.Gateway.Persistence.Migrations.Sqlite
                     b.ToTable("workers", (string)null);
                 });
 
+            modelBuilder.Entity("TalkingFace.Gateway.Tenancy.ApiKeyRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Prefix")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("RevokedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Hash")
+                        .IsUnique();
+
+                    b.HasIndex("TenantId");
+
+                    b.ToTable("api_keys", (string)null);
+                });
+
+            modelBuilder.Entity("TalkingFace.Gateway.Tenancy.TenantRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("MaxUploadBytes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("RequestsPerSecond")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("tenants", (string)null);
+                });
+
             modelBuilder.Entity("TalkingFace.Gateway.Persistence.ArtifactRecord", b =>
                 {
                     b.HasOne("TalkingFace.Gateway.Persistence.JobRecord", null)
@@ -304,6 +379,15 @@ namespace TalkingFace.Gateway.Persistence.Migrations.Sqlite
                     b.HasOne("TalkingFace.Gateway.Persistence.JobRecord", null)
                         .WithMany("Stages")
                         .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("TalkingFace.Gateway.Tenancy.ApiKeyRecord", b =>
+                {
+                    b.HasOne("TalkingFace.Gateway.Tenancy.TenantRecord", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

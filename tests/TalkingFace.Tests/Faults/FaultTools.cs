@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace TalkingFace.Tests.Faults;
+
+/// <summary>Small process helpers for the fault tests: run a command, find a free port.</summary>
+internal static class FaultTools
+{
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Runs a program to its end; throws with its output when it fails.</summary>
+    public static async Task<string> RunAsync(string file, IEnumerable<string> args, TimeSpan? timeout = null, IDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        if (environment is not null) foreach (var (k, v) in environment) start.Environment[k] = v;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {file}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(90));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish");
+        }
+        var output = await stdout + await stderr;
+        if (process.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {process.ExitCode}: {output}");
+        return output;
+    }
+
+    public static async Task<bool> PortOpenAsync(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(1));
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or TimeoutException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>
+/// A PostgreSQL 15 instance of the test's own (initdb into a temporary folder, a free port, trust auth on 127.0.0.1),
+/// so that a test can stop and start it without touching the shared one. Needs root (runs it as the postgres user).
+/// </summary>
+internal sealed class PrivatePostgres : IAsyncDisposable
+{
+    private const string Bin = "/usr/lib/postgresql/15/bin";
+    private readonly string _dir;
+
+    private PrivatePostgres(string dir, int port)
+    {
+        _dir = dir;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public string ConnectionString(string database) => $"Host=127.0.0.1;Port={Port};Username=postgres;Database={database};Timeout=3;Command Timeout=10";
+
+    public static bool Available => File.Exists(Path.Combine(Bin, "initdb")) && Environment.UserName == "root";
+
+    public static async Task<PrivatePostgres> StartAsync()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "tf-pg-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        await FaultTools.RunAsync("chown", ["postgres", dir]);
+        var pg = new PrivatePostgres(dir, FaultTools.FreePort());
+        await pg.AsPostgres("initdb", "-D", Path.Combine(dir, "data"), "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--auth=trust");
+        await pg.StartAgainAsync();
+        return pg;
+    }
+
+    public Task StartAgainAsync() => AsPostgres("pg_ctl", "-D", Path.Combine(_dir, "data"), "-l", Path.Combine(_dir, "log"), "-w", "-t", "60",
+        "-o", $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={_dir} -c fsync=off", "start");
+
+    /// <summary>Stops the server the hard way (immediate: like a crash, no clean checkpoint).</summary>
+    public Task StopAsync() => AsPostgres("pg_ctl", "-D", Path.Combine(_dir, "data"), "-m", "immediate", "-w", "-t", "60", "stop");
+
+    private Task<string> AsPostgres(string program, params string[] args) =>
+        FaultTools.RunAsync("runuser", ["-u", "postgres", "--", Path.Combine(Bin, program), .. args]);
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await AsPostgres("pg_ctl", "-D", Path.Combine(_dir, "data"), "-m", "immediate", "-w", "stop");
+        }
+        catch (InvalidOperationException)
+        {
+            // already stopped
+        }
+        Directory.Delete(_dir, recursive: true);
+    }
+}
