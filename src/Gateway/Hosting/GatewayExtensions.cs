@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.RateLimiting;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 using Scalar.AspNetCore;
@@ -46,6 +47,17 @@ public static class GatewayExtensions
         builder.Services.AddSingleton<StageSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StageSweeper>());
 
+        var submitLimits = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+        builder.Services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status503ServiceUnavailable;
+            o.AddConcurrencyLimiter(JobEndpoints.SubmitPolicy, c =>
+            {
+                c.PermitLimit = Math.Max(1, submitLimits.MaxConcurrentSubmits);
+                c.QueueLimit = Math.Max(0, submitLimits.SubmitQueueLimit);
+                c.QueueProcessingOrder = System.Threading.RateLimiting.QueueProcessingOrder.OldestFirst;
+            });
+        });
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
@@ -77,6 +89,7 @@ public static class GatewayExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRateLimiter();
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.MapOpenApi();
@@ -93,7 +106,7 @@ public static class GatewayExtensions
 }
 
 /// <summary>Turns exceptions into problem+json: client errors keep their status, anything else is a 500 without internals.</summary>
-internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+internal sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
@@ -103,6 +116,7 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
             OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "Client closed request"),
             _ => (StatusCodes.Status500InternalServerError, "Unexpected error"),
         };
+        if (status >= 500) logger.LogError(exception, "Unexpected error on {Method} {Path}", context.Request.Method, context.Request.Path);
         context.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {

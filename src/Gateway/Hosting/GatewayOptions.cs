@@ -15,4 +15,12 @@ public sealed class GatewayOptions
 
     /// <summary>Most files in one batch.</summary>
     public int MaxBatchItems { get; set; } = 1000;
+
+    /// <summary>
+    /// Job submissions handled at once; the rest wait in order (up to <see cref="SubmitQueueLimit"/>, then 503).
+    /// Keeps a burst of clients from exhausting database connections or the object store's sockets.
+    /// </summary>
+    public int MaxConcurrentSubmits { get; set; } = 16;
+
+    public int SubmitQueueLimit { get; set; } = 10000;
 }

@@ -14,6 +14,9 @@ public static class JobEndpoints
 {
     public const string IdempotencyHeader = "Idempotency-Key";
 
+    /// <summary>Rate-limiter policy of the submit endpoints: a bounded number at once, the rest queued (Gateway:MaxConcurrentSubmits).</summary>
+    public const string SubmitPolicy = "submit";
+
     public static IEndpointRouteBuilder MapJobs(this IEndpointRouteBuilder app)
     {
         var jobs = app.MapGroup("/api/jobs").WithTags("Jobs");
@@ -23,10 +26,12 @@ public static class JobEndpoints
             .WithDescription("Form fields: audio (file, required), featureModel (hubert-large | hubert-large-int8 | hubert-base | fast-hubert | fast-hubert-int8), " +
                              "motionModel (default: the one that takes the feature model: geneface-a2m for HuBERT-large, geneface-a2m-fast for Fast-HuBERT), " +
                              "deviceClass (cpu | rtx | jetson | apple | auto), priority (0-9), seed (int), temperature (0-2). Header Idempotency-Key is honoured.")
-            .DisableAntiforgery();
+            .DisableAntiforgery()
+            .RequireRateLimiting(SubmitPolicy);
         jobs.MapPost("/hair", SubmitHair)
             .WithSummary("Submit a hair job: multipart 'face' image, mode, and a shape and/or color reference: a gallery id ('shapeId', 'colorId') or an image ('shape', 'color')")
-            .DisableAntiforgery();
+            .DisableAntiforgery()
+            .RequireRateLimiting(SubmitPolicy);
         jobs.MapGet("/{id:guid}", GetJob).WithSummary("A job with its stages, timings and artifacts");
         jobs.MapGet("/", ListJobs).WithSummary("Jobs, newest first, filtered by state, kind or batch, paged");
         jobs.MapGet("/{id:guid}/artifacts/{name}", DownloadArtifact)
