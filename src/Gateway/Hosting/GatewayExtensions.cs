@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using MassTransit;
@@ -62,6 +63,19 @@ public static class GatewayExtensions
         builder.Services.AddSingleton<RetentionSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionSweeper>());
 
+        // Job submissions handled at once; the rest wait in order (a burst of clients must not exhaust database
+        // connections or the store's sockets). A global limiter, so each tenant's own rate limit still applies too.
+        var submitLimits = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+        builder.Services.AddRateLimiter(o => o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+            HttpMethods.IsPost(context.Request.Method) &&
+            (context.Request.Path.StartsWithSegments("/api/jobs") || context.Request.Path.StartsWithSegments("/api/batches"))
+                ? RateLimitPartition.GetConcurrencyLimiter("submit", _ => new ConcurrencyLimiterOptions
+                {
+                    PermitLimit = Math.Max(1, submitLimits.MaxConcurrentSubmits),
+                    QueueLimit = Math.Max(0, submitLimits.SubmitQueueLimit),
+                    QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                })
+                : RateLimitPartition.GetNoLimiter("other")));
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));

@@ -24,4 +24,12 @@ public sealed class GatewayOptions
 
     /// <summary>An event stream ends after this long even if the job has not finished; EventSource reconnects.</summary>
     public TimeSpan EventStreamMaxDuration { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// Job submissions handled at once; the rest wait in order (up to <see cref="SubmitQueueLimit"/>, then 503).
+    /// Keeps a burst of clients from exhausting database connections or the object store's sockets.
+    /// </summary>
+    public int MaxConcurrentSubmits { get; set; } = 16;
+
+    public int SubmitQueueLimit { get; set; } = 10000;
 }

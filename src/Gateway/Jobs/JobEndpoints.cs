@@ -15,6 +15,8 @@ public static class JobEndpoints
 {
     public const string IdempotencyHeader = "Idempotency-Key";
 
+    /// <summary>Rate-limiter policy of the submit endpoints: a bounded number at once, the rest queued (Gateway:MaxConcurrentSubmits).</summary>
+
     public static IEndpointRouteBuilder MapJobs(this IEndpointRouteBuilder app)
     {
         var jobs = app.MapGroup("/api/jobs").WithTags("Jobs").RequireTenant();

@@ -75,16 +75,31 @@ public sealed class FaceDetectors(IOptions<FaceDetectionOptions> options, ModelC
         }
     }
 
-    /// <summary>One search on a synthetic image and one use of each cascade: loads, allocates and JITs everything.</summary>
+    /// <summary>
+    /// Everything a job does before and after the transfer, once, on synthetic images: a search, the human-face check
+    /// on a made-up candidate, both cascades, an alignment and a paste-back at a photo's size. The first use of each
+    /// OpenCV routine and of this code costs seconds (native initialisation, JIT); this keeps it off the first job.
+    /// </summary>
     public void Warm()
     {
         var search = Get();
-        using var image = new Mat(480, 640, MatType.CV_8UC3, new Scalar(128, 128, 128));
-        Cv2.Circle(image, new Point(320, 240), 90, new Scalar(150, 170, 200), -1);
+        using var image = new Mat(1066, 800, MatType.CV_8UC3, new Scalar(128, 128, 128));
+        Cv2.Circle(image, new Point(400, 500), 160, new Scalar(150, 170, 200), -1);
         search.Find(image);
+        var candidate = new DetectedFace(new FaceBox(250, 350, 300, 360), 1, [new(340, 460), new(460, 460), new(400, 530), new(350, 600), new(450, 600)]);
+        new HumanFaceCheck(_cascades!).Measure(image, candidate);
         using var grey = new Mat(HumanFaceCheck.CropSize, HumanFaceCheck.CropSize, MatType.CV_8UC1, Scalar.All(128));
         _cascades!.Use(HaarCascades.FrontalFace, c => c.DetectMultiScale(grey));
         _cascades.Use(HaarCascades.Eye, c => c.DetectMultiScale(grey));
+        foreach (var size in new[] { 128, 256 })
+        {
+            using var aligned = Alignment.FfhqAlignment.Align(image, candidate.Keypoints, size);
+            using var mask = Alignment.PasteBack.Mask(new float[size * size], size);
+            using var pasted = Alignment.PasteBack.Paste(image, aligned.Image, mask, aligned.Matrix);
+            Imaging.ImageCodec.EncodePng(aligned.Image);
+            Imaging.ImageCodec.FromRgb(Imaging.ImageCodec.ToRgb(aligned.Image)).Dispose();
+        }
+        Imaging.ImageCodec.DecodeBgr(Imaging.ImageCodec.EncodePng(image)).Dispose();
     }
 
     public void Dispose() => _cascades?.Dispose();
