@@ -185,8 +185,10 @@ public sealed class PageTests(BrowserFixture browser) : IAsyncLifetime
         await form.Locator("select[name=featureModel]").SelectOptionAsync("fast-hubert-int8");
         await form.GetByRole(AriaRole.Button, new() { Name = "Create batch" }).ClickAsync();
 
+        // The panel opens once POST /api/batches answers: three uploads stored and three jobs dispatched, which on a
+        // loaded machine takes longer than Playwright's default 5 s.
         var panel = page.Locator("#batch-panel");
-        await Assertions.Expect(panel).ToBeVisibleAsync();
+        await Assertions.Expect(panel).ToBeVisibleAsync(new() { Timeout = 60_000 });
         await Assertions.Expect(panel).ToHaveAttributeAsync("data-finished", "true", new() { Timeout = 240_000 });
         await Assertions.Expect(panel.Locator("[data-batch-bar]")).ToHaveAttributeAsync("aria-valuenow", "100");
         await Assertions.Expect(panel.Locator("[data-batch-counts]")).ToContainTextAsync("3 clips: 3 succeeded");

@@ -9,11 +9,24 @@ using TalkingFace.Tests.Infrastructure;
 namespace TalkingFace.Tests.Telemetry;
 
 /// <summary>
+/// Runs the Prometheus test alone, after the parallel collections. An OpenTelemetry meter provider listens to every
+/// "TalkingFace" meter of its process, not only its own host's: a gateway of another test running meanwhile (the browser
+/// tests' batch of three clips) adds to this gateway's job counters, and when that host is disposed the provider drops
+/// the shared metric stream, so the counter this test reads vanishes ("no samples"). In a deployment each host is its
+/// own process and neither can happen.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PrometheusScrapeCollection : ICollectionFixture<DistributedServices>
+{
+    public const string Name = "Prometheus scrape (alone)";
+}
+
+/// <summary>
 /// A real Prometheus scrapes a running gateway and the audio and motion workers (separate hosts on the real services)
 /// while a whole job runs, and answers for the job's metrics through its HTTP API; it loads the alert rules, and every
 /// metric the dashboards and rules name is one these processes export.
 /// </summary>
-[Collection(DistributedCollection.Name)]
+[Collection(PrometheusScrapeCollection.Name)]
 public sealed partial class PrometheusScrapeTests(DistributedServices services)
 {
     private static string ChartFiles => Path.Combine(TestPaths.RepoRoot, "deploy", "helm", "talkingface", "files");
