@@ -245,7 +245,9 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
 
         var failures = new List<string>();
         var accepted = new List<(BadInput Row, JobView Job)>();
-        long peakHeap = 0;
+        // The bound is on what the catalogue adds: this test process also holds earlier tests' hosts and caches.
+        var baselineHeap = GC.GetTotalMemory(forceFullCollection: true);
+        long peakHeap = baselineHeap;
         foreach (var row in Rows)
         {
             try
@@ -295,7 +297,8 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
         Assert.Equal("catalogue-audio-worker", last.Stages.Single(s => s.Name == Stages.Audio).WorkerId);
 
         Assert.True(failures.Count == 0, $"{failures.Count} of {Rows.Count} rows went wrong:\n" + string.Join("\n", failures));
-        Assert.True(peakHeap < HeapLimitBytes, $"managed heap peaked at {peakHeap / (1024 * 1024)} MiB");
+        Assert.True(peakHeap - baselineHeap < HeapLimitBytes,
+            $"the live managed heap grew by {(peakHeap - baselineHeap) / (1024 * 1024)} MiB (from {baselineHeap / (1024 * 1024)} MiB)");
         GC.KeepAlive(worker);
     }
 
