@@ -72,18 +72,29 @@ public sealed class ModelRegistry(ModelCatalog catalog, OnnxSessionFactory sessi
         var manifest = PeekManifest(location);
         if (manifest.Name != location.Name) throw new ModelStoreException($"{location.ManifestPath} names model '{manifest.Name}', but it sits in folder '{location.Name}'");
         if (manifest.Input is null || manifest.Output is null) throw new ModelStoreException($"{location.ManifestPath} has no input or output section");
-        if (manifest.File.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(manifest.File))
-            throw new ModelStoreException($"{location.ManifestPath}: file '{manifest.File}' must be inside the model folder");
-        var file = Path.Combine(location.Directory, manifest.File);
-        if (!File.Exists(file)) throw new ModelStoreException($"{manifest.Id}: model file {file} is missing");
+        CheckedFile(manifest.Id, location, manifest.File, manifest.SizeBytes, manifest.Sha256, "model file", location.ManifestPath + ": file");
+        return manifest;
+    }
+
+    /// <summary>
+    /// A file a manifest names, checked: inside the model folder, present, and of the manifest's size and sha256.
+    /// <paramref name="kind"/> names it in errors ("model file", "stage file"); <paramref name="outsideSubject"/> starts the
+    /// error for a path that leaves the folder.
+    /// </summary>
+    public static string CheckedFile(string modelId, ModelLocation location, string relativeFile, long sizeBytes, string sha256, string kind, string outsideSubject)
+    {
+        if (relativeFile.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(relativeFile))
+            throw new ModelStoreException($"{outsideSubject} '{relativeFile}' must be inside the model folder");
+        var file = Path.Combine(location.Directory, relativeFile);
+        if (!File.Exists(file)) throw new ModelStoreException($"{modelId}: {kind} {file} is missing");
         var size = new FileInfo(file).Length;
-        if (manifest.SizeBytes > 0 && size != manifest.SizeBytes)
-            throw new ModelStoreException($"{manifest.Id}: {file} is {size:N0} bytes, the manifest says {manifest.SizeBytes:N0}");
+        if (sizeBytes > 0 && size != sizeBytes)
+            throw new ModelStoreException($"{modelId}: {file} is {size:N0} bytes, the manifest says {sizeBytes:N0}");
         using var stream = File.OpenRead(file);
         var sha = Convert.ToHexStringLower(SHA256.HashData(stream));
-        if (!sha.Equals(manifest.Sha256, StringComparison.OrdinalIgnoreCase))
-            throw new ModelStoreException($"{manifest.Id}: sha256 of {file} is {sha}, the manifest says {manifest.Sha256}: the file is corrupted or was replaced");
-        return manifest;
+        if (!sha.Equals(sha256, StringComparison.OrdinalIgnoreCase))
+            throw new ModelStoreException($"{modelId}: sha256 of {file} is {sha}, the manifest says {sha256}: the file is corrupted or was replaced");
+        return file;
     }
 
     private LoadedModel? Load(string name)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
@@ -156,19 +155,6 @@ public sealed class HairChainLoader(ModelCatalog catalog, OnnxSessionFactory ses
         foreach (var stage in HairChainManifest.StageNames) manifest.Stage(stage);
     }
 
-    private static string CheckedFile(HairChainManifest manifest, ModelLocation location, HairStageSpec spec)
-    {
-        if (spec.File.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(spec.File))
-            throw new ModelStoreException($"{manifest.Id}: stage file '{spec.File}' must be inside the model folder");
-        var file = Path.Combine(location.Directory, spec.File);
-        if (!File.Exists(file)) throw new ModelStoreException($"{manifest.Id}: stage file {file} is missing");
-        var size = new FileInfo(file).Length;
-        if (spec.SizeBytes > 0 && size != spec.SizeBytes)
-            throw new ModelStoreException($"{manifest.Id}: {file} is {size:N0} bytes, the manifest says {spec.SizeBytes:N0}");
-        using var stream = File.OpenRead(file);
-        var sha = Convert.ToHexStringLower(SHA256.HashData(stream));
-        if (!sha.Equals(spec.Sha256, StringComparison.OrdinalIgnoreCase))
-            throw new ModelStoreException($"{manifest.Id}: sha256 of {file} is {sha}, the manifest says {spec.Sha256}: the file is corrupted or was replaced");
-        return file;
-    }
+    private static string CheckedFile(HairChainManifest manifest, ModelLocation location, HairStageSpec spec) =>
+        ModelRegistry.CheckedFile(manifest.Id, location, spec.File, spec.SizeBytes, spec.Sha256, "stage file", $"{manifest.Id}: stage file");
 }
