@@ -3,6 +3,7 @@ using TalkingFace.Messaging;
 using TalkingFace.Storage;
 using TalkingFace.Telemetry;
 using TalkingFace.Workers;
+using TalkingFace.Workers.Probe;
 using TalkingFace.Workers.Audio;
 
 // The audio worker: consumes audio.{deviceClass}, writes artifacts to the store, reports to the gateway.
@@ -13,7 +14,7 @@ builder.AddTalkingFaceTelemetry("talkingface-worker-audio");
 builder.AddArtifactStore();
 builder.AddWorkerDefaults();
 builder.AddAudioStage();
-builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration));
+builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration).AddProbeStageConsumer(builder.Configuration));
 
 var app = builder.Build();
 app.MapOperationalEndpoints();

@@ -3,6 +3,7 @@ using TalkingFace.Messaging;
 using TalkingFace.Storage;
 using TalkingFace.Telemetry;
 using TalkingFace.Workers;
+using TalkingFace.Workers.Probe;
 using TalkingFace.Workers.Hair;
 
 // The hair worker: consumes hair.{deviceClass}, writes artifacts to the store, reports to the gateway.
@@ -13,7 +14,7 @@ builder.AddTalkingFaceTelemetry("talkingface-worker-hair");
 builder.AddArtifactStore();
 builder.AddWorkerDefaults();
 builder.AddHairStage();
-builder.AddTalkingFaceBus(bus => bus.AddHairStageConsumer(builder.Configuration));
+builder.AddTalkingFaceBus(bus => bus.AddHairStageConsumer(builder.Configuration).AddProbeStageConsumer(builder.Configuration));
 
 var app = builder.Build();
 app.MapOperationalEndpoints();

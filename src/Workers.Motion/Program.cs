@@ -3,6 +3,7 @@ using TalkingFace.Messaging;
 using TalkingFace.Storage;
 using TalkingFace.Telemetry;
 using TalkingFace.Workers;
+using TalkingFace.Workers.Probe;
 using TalkingFace.Workers.Motion;
 
 // The motion worker: consumes motion.{deviceClass}, writes artifacts to the store, reports to the gateway.
@@ -13,7 +14,7 @@ builder.AddTalkingFaceTelemetry("talkingface-worker-motion");
 builder.AddArtifactStore();
 builder.AddWorkerDefaults();
 builder.AddMotionStage();
-builder.AddTalkingFaceBus(bus => bus.AddMotionStageConsumer(builder.Configuration));
+builder.AddTalkingFaceBus(bus => bus.AddMotionStageConsumer(builder.Configuration).AddProbeStageConsumer(builder.Configuration));
 
 var app = builder.Build();
 app.MapOperationalEndpoints();

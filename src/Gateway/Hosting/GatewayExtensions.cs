@@ -19,6 +19,7 @@ using TalkingFace.Models;
 using TalkingFace.Storage;
 using TalkingFace.Telemetry;
 using TalkingFace.Workers;
+using TalkingFace.Workers.Probe;
 using TalkingFace.Workers.Audio;
 using TalkingFace.Workers.Hair;
 using TalkingFace.Workers.Motion;
@@ -109,6 +110,7 @@ public static class GatewayExtensions
                 bus.AddAudioStageConsumer(builder.Configuration);
                 bus.AddMotionStageConsumer(builder.Configuration);
                 bus.AddHairStageConsumer(builder.Configuration);
+                bus.AddProbeStageConsumer(builder.Configuration);
             }
         });
         return builder;

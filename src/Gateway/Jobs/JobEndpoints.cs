@@ -30,6 +30,12 @@ public static class JobEndpoints
         jobs.MapPost("/hair", SubmitHair)
             .WithSummary("Submit a hair job: multipart 'face' image, mode, and a shape and/or color reference: a gallery id ('shapeId', 'colorId') or an image ('shape', 'color')")
             .DisableAntiforgery();
+        jobs.MapPost("/probe", SubmitProbe)
+            .WithSummary("Submit a probe job: no input, one stage that does nothing, served by every worker")
+            .WithDescription("Checks a deployment end to end (tenant, database, scheduler, queue, a worker, its events) and measures the " +
+                             "pipeline's own cost (bench/load). Optional JSON body: { \"deviceClass\": \"cpu\" | ... | \"auto\", \"priority\": 0-9 }. " +
+                             "Header Idempotency-Key is honoured.")
+            .DisableAntiforgery();
         jobs.MapGet("/{id:guid}", GetJob).WithSummary("A job with its stages, timings and artifacts");
         jobs.MapGet("/", ListJobs).WithSummary("Jobs, newest first, filtered by state, kind or batch, paged");
         jobs.MapGet("/{id:guid}/artifacts/{name}", DownloadArtifact)
@@ -121,6 +127,22 @@ public static class JobEndpoints
         return await SubmitAsync(submitter, draft, ct);
     }
 
+    /// <summary>The optional body of a probe submit.</summary>
+    public sealed record ProbeRequest(string? DeviceClass = null, int? Priority = null);
+
+    private static async Task<IResult> SubmitProbe(HttpRequest request, ProbeRequest? body, JobSubmitter submitter, IOptions<PipelineOptions> pipeline, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        string[] classes = [.. pipeline.Value.KnownDeviceClasses, DeviceClasses.Auto];
+        var deviceClass = body?.DeviceClass?.Trim() is { Length: > 0 } named ? named : DeviceClasses.Auto;
+        if (!classes.Contains(deviceClass, StringComparer.Ordinal)) errors["deviceClass"] = [$"'{deviceClass}' is not one of: {string.Join(", ", classes)}."];
+        var priority = body?.Priority ?? 0;
+        if (priority is < 0 or > 9) errors["priority"] = [$"'{priority}' is not a whole number from 0 to 9."];
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The job request is not valid");
+        var draft = new JobDraft(JobKinds.Probe, deviceClass, priority, "{}", [], IdempotencyKey(request));
+        return await SubmitAsync(submitter, draft, ct);
+    }
+
     internal static JobInput Input(string artifactName, IFormFile file) =>
         new(artifactName, SubmitForm.SafeFileName(file.FileName), SubmitForm.Sniff(file).ContentType(), file.OpenReadStream);
 
@@ -162,8 +184,8 @@ public static class JobEndpoints
             if (Enum.TryParse<JobState>(state, ignoreCase: true, out var s) && !int.TryParse(state, out _)) stateFilter = s;
             else errors["state"] = [$"'{state}' is not one of: {string.Join(", ", Enum.GetNames<JobState>().Select(n => n.ToLowerInvariant()))}."];
         }
-        if (kind is not null && kind is not (JobKinds.TalkingFace or JobKinds.Hair))
-            errors["kind"] = [$"'{kind}' is not one of: {JobKinds.TalkingFace}, {JobKinds.Hair}."];
+        if (kind is not null && !JobKinds.All.Contains(kind))
+            errors["kind"] = [$"'{kind}' is not one of: {string.Join(", ", JobKinds.All)}."];
         var p = page ?? 1;
         var size = pageSize ?? 20;
         if (p < 1) errors["page"] = ["must be 1 or more."];

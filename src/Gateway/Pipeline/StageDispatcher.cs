@@ -101,6 +101,8 @@ public sealed class StageDispatcher(
                 return new RunHairStage(ticket, Require(ArtifactNames.InputFace), KeyOf(ArtifactNames.InputShape), KeyOf(ArtifactNames.InputColor), options.Mode,
                     options.ShapeGalleryId, options.ColorGalleryId);
             }
+            case Stages.Probe:
+                return new RunProbeStage(ticket);
             default:
                 throw new InvalidOperationException($"unknown stage '{stage.Name}'");
         }

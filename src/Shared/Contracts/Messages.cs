@@ -22,6 +22,9 @@ public interface IStageCommand
 /// <summary>Decode any audio to 16 kHz mono, then extract features and F0.</summary>
 public sealed record RunAudioStage(StageTicket Ticket, string AudioKey, string FeatureModel) : IStageCommand;
 
+/// <summary>Do nothing and report back: the pipeline probe's one stage.</summary>
+public sealed record RunProbeStage(StageTicket Ticket) : IStageCommand;
+
 /// <summary>Turn features and F0 into expression coefficients, landmarks and a preview.</summary>
 public sealed record RunMotionStage(
     StageTicket Ticket,
@@ -114,6 +117,12 @@ public static class WorkUnits
 {
     public const string AudioSecond = "audio_second";
     public const string Image = "image";
+    public const string Job = "job";
 
-    public static string Of(string stage) => stage == Stages.Hair ? Image : AudioSecond;
+    public static string Of(string stage) => stage switch
+    {
+        Stages.Hair => Image,
+        Stages.Probe => Job,
+        _ => AudioSecond,
+    };
 }

@@ -6,8 +6,10 @@ public static class Stages
     public const string Audio = "audio";
     public const string Motion = "motion";
     public const string Hair = "hair";
+    /// <summary>A stage that does no work: the pipeline probe (<see cref="JobKinds.Probe"/>), served by every worker.</summary>
+    public const string Probe = "probe";
 
-    public static readonly IReadOnlyList<string> All = [Audio, Motion, Hair];
+    public static readonly IReadOnlyList<string> All = [Audio, Motion, Hair, Probe];
 
     /// <summary>One queue per stage and device class, so each class scales on its own backlog.</summary>
     public static string QueueName(string stage, string deviceClass) => $"{stage}.{deviceClass}";
@@ -18,11 +20,20 @@ public static class JobKinds
 {
     public const string TalkingFace = "talking-face";
     public const string Hair = "hair";
+    /// <summary>
+    /// A job with no input and one stage that does nothing: it goes through everything else a job does (tenant,
+    /// database, scheduler, queue, a worker, events), so it checks a deployment end to end and measures the
+    /// pipeline's own cost (bench/load).
+    /// </summary>
+    public const string Probe = "probe";
+
+    public static readonly IReadOnlyList<string> All = [TalkingFace, Hair, Probe];
 
     public static IReadOnlyList<string> StagesOf(string kind) => kind switch
     {
         TalkingFace => [Stages.Audio, Stages.Motion],
         Hair => [Stages.Hair],
+        Probe => [Stages.Probe],
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown job kind"),
     };
 }

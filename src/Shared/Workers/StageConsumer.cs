@@ -97,7 +97,7 @@ internal static class StageRunner<TCommand> where TCommand : class, IStageComman
                     model = result.Model ?? "none";
                     await bus.Publish(new StageCompleted(ticket.JobId, ticket.Stage, ticket.Attempt, worker.Identity,
                         result.Provider, result.Model, run.Artifacts, run.Timings, startedAt, DateTimeOffset.UtcNow), CancellationToken.None);
-                    var units = run.WorkUnits ?? (WorkUnits.Of(ticket.Stage) == WorkUnits.Image ? 1 : null);
+                    var units = run.WorkUnits ?? (WorkUnits.Of(ticket.Stage) is WorkUnits.Image or WorkUnits.Job ? 1 : null);
                     if (units is { } u) worker.RecordRun(ticket.Stage, (DateTimeOffset.UtcNow - startedAt).TotalSeconds, u);
                     break;
                 }

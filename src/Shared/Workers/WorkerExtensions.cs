@@ -16,6 +16,7 @@ public static class WorkerExtensions
         builder.Services.AddSingleton<StageRuns>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StageRuns>());
         builder.Services.AddHostedService<WorkerHeartbeatService>();
+        builder.Services.AddScoped<IStageRunner<RunProbeStage>, Probe.ProbeStageRunner>();
         var shutdown = builder.Configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>()?.ShutdownTimeout ?? new WorkerOptions().ShutdownTimeout;
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = shutdown); // graceful stop: finish in-flight stages first
         builder.Services.Configure<MassTransitHostOptions>(m => m.StopTimeout = shutdown);

@@ -40,6 +40,9 @@ public sealed class WorkerOptions
 
     /// <summary>How long a stage waits out an unreachable artifact store (rerunning itself) before failing as retryable.</summary>
     public TimeSpan StoreOutageTolerance { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Serve the pipeline probe's no-op stage (<c>probe.{DeviceClass}</c>) besides this worker's own stage.</summary>
+    public bool ServeProbe { get; set; } = true;
 }
 
 /// <summary>Who this worker is, resolved once at start.</summary>

@@ -214,7 +214,7 @@ public sealed class PageTests(BrowserFixture browser) : IAsyncLifetime
 
         // The in-process workers report a heartbeat at start-up; the box refreshes every 5 s.
         var rows = page.Locator("#fleet [data-workers] tr:not(:has(.empty-row))");
-        await Assertions.Expect(rows).ToHaveCountAsync(3, new() { Timeout = 30_000 });
+        await Assertions.Expect(rows).ToHaveCountAsync(4, new() { Timeout = 30_000 }); // audio, motion, hair and the pipeline probe
         await Assertions.Expect(page.Locator("#fleet [data-workers]")).ToContainTextAsync("audio");
         await Assertions.Expect(page.Locator("#fleet [data-workers]")).ToContainTextAsync("motion");
         await Assertions.Expect(page.Locator("#fleet [data-fleet-summary] table")).ToBeVisibleAsync();

@@ -19,6 +19,7 @@ using TalkingFace.Storage;
 using TalkingFace.Telemetry;
 using TalkingFace.Tests.Infrastructure;
 using TalkingFace.Workers;
+using TalkingFace.Workers.Probe;
 using TalkingFace.Workers.Audio;
 using TalkingFace.Workers.Hair;
 using TalkingFace.Workers.Motion;
@@ -141,7 +142,7 @@ public sealed class DistributedPipeline : IAsyncDisposable
         if (deviceClass is not null) builder.Configuration["Worker:DeviceClass"] = deviceClass;
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) builder.Configuration[key] = value;
         builder.AddAudioStage();
-        builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration));
+        builder.AddTalkingFaceBus(bus => bus.AddAudioStageConsumer(builder.Configuration).AddProbeStageConsumer(builder.Configuration));
         configure?.Invoke(builder);
     });
 
@@ -172,14 +173,14 @@ public sealed class DistributedPipeline : IAsyncDisposable
     public Task<WebApplication> StartMotionWorkerAsync(string workerId) => StartWorkerAsync(workerId, "motion", builder =>
     {
         builder.AddMotionStage();
-        builder.AddTalkingFaceBus(bus => bus.AddMotionStageConsumer(builder.Configuration));
+        builder.AddTalkingFaceBus(bus => bus.AddMotionStageConsumer(builder.Configuration).AddProbeStageConsumer(builder.Configuration));
     });
 
     /// <summary>Starts a hair worker as its own host, wired exactly like src/Workers.Hair/Program.cs.</summary>
     public Task<WebApplication> StartHairWorkerAsync(string workerId) => StartWorkerAsync(workerId, "hair", builder =>
     {
         builder.AddHairStage();
-        builder.AddTalkingFaceBus(bus => bus.AddHairStageConsumer(builder.Configuration));
+        builder.AddTalkingFaceBus(bus => bus.AddHairStageConsumer(builder.Configuration).AddProbeStageConsumer(builder.Configuration));
     });
 
     private async Task<WebApplication> StartWorkerAsync(string workerId, string stage, Action<WebApplicationBuilder> addStage)
