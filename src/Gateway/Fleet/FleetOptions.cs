@@ -26,6 +26,12 @@ public sealed class FleetOptions
     /// </summary>
     public TimeSpan RegistryWarmUp { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How old the backlog the scheduler places a stage by may be: it is read from the database at most this often and
+    /// kept current in between with this gateway's own dispatches. Zero reads it for every dispatch.
+    /// </summary>
+    public TimeSpan SchedulerBacklogRefresh { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How often the fleet gauges (workers up/busy, speed, backlog) are refreshed from the registry and database.</summary>
     public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -36,7 +36,7 @@ public sealed record ClassBacklog(string Stage, string DeviceClass, int Queued, 
 /// Joins the in-memory registry (who is alive, how fast, which models) with the database (what was dispatched and is
 /// unfinished) into what the scheduler and the API need.
 /// </summary>
-public sealed class FleetView(JobsDbContext db, FleetRegistry registry, IOptions<FleetOptions> fleet, IOptions<PipelineOptions> pipeline)
+public sealed class FleetView(JobsDbContext db, FleetRegistry registry, SchedulerBacklog schedulerBacklog, IOptions<FleetOptions> fleet, IOptions<PipelineOptions> pipeline)
 {
     /// <summary>Units of work of one stage of a job: seconds of audio for talking-face stages, one image for hair.</summary>
     public double UnitsOf(string kind, string optionsJson)
@@ -85,8 +85,9 @@ public sealed class FleetView(JobsDbContext db, FleetRegistry registry, IOptions
     public IReadOnlyList<ClassCapacity> Capacity(string stage, IReadOnlyList<WorkerState> workers, IReadOnlyList<ClassBacklog> backlog) =>
         [.. ClassesOf(workers, backlog).Select(c => CapacityOf(stage, c, workers, backlog))];
 
+    /// <summary>As <see cref="Capacity"/>, on the scheduler's backlog (<see cref="SchedulerBacklog"/>: at most a second old, plus this gateway's own dispatches).</summary>
     public async Task<IReadOnlyList<ClassCapacity>> CapacityAsync(string stage, CancellationToken ct) =>
-        Capacity(stage, registry.Snapshot(), await BacklogAsync(ct));
+        Capacity(stage, registry.Snapshot(), await schedulerBacklog.GetAsync(BacklogAsync, ct));
 
     private ClassCapacity CapacityOf(string stage, string deviceClass, IReadOnlyList<WorkerState> workers, IReadOnlyList<ClassBacklog> backlog)
     {

@@ -13,6 +13,7 @@ using TalkingFace.Gateway.Jobs;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
 using TalkingFace.Gateway.Retention;
+using TalkingFace.Gateway.Scheduling;
 using TalkingFace.Gateway.Tenancy;
 using TalkingFace.Messaging;
 using TalkingFace.Models;
@@ -52,6 +53,7 @@ public static class GatewayExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<FleetRegistry>();
         builder.Services.AddScoped<FleetView>();
+        builder.Services.AddSingleton<SchedulerBacklog>();
         builder.Services.AddHostedService<FleetMetrics>();
         builder.Services.AddScoped<StageDispatcher>();
         builder.Services.AddScoped<JobSubmitter>();
@@ -93,11 +95,15 @@ public static class GatewayExtensions
         builder.AddTalkingFaceBus(bus =>
         {
             // Stage events must survive a database outage: retry them for Pipeline:OutageRetry before the _error queue.
-            bus.AddConsumer<StageEventsConsumer>((_, c) => c.UseMessageRetry(r =>
+            bus.AddConsumer<StageEventsConsumer>((_, c) =>
             {
-                r.Handle<Exception>(DependencyFailure.IsUnavailable);
-                r.Interval(OutageRetry.Attempts, OutageRetry.Interval);
-            })).Endpoint(e => e.Name = "gateway");
+                c.UseMessageRetry(r =>
+                {
+                    r.Handle<Exception>(DependencyFailure.IsUnavailable);
+                    r.Interval(OutageRetry.Attempts, OutageRetry.Interval);
+                });
+                StageEventsConsumer.ApplyInOrderPerJob(c);
+            }).Endpoint(e => e.Name = "gateway");
             bus.AddConsumer<WorkerHeartbeatConsumer>().Endpoint(e => e.Name = "gateway-fleet");
             // Every replica keeps its own registry: a temporary queue per gateway process receives every heartbeat.
             bus.AddConsumer<FleetRegistryConsumer>().Endpoint(e =>

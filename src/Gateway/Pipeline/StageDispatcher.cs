@@ -18,6 +18,7 @@ namespace TalkingFace.Gateway.Pipeline;
 /// </summary>
 public sealed class StageDispatcher(
     JobsDbContext db,
+    SchedulerBacklog schedulerBacklog,
     ISendEndpointProvider sendEndpoints,
     IStageQueueDeclarer queues,
     FleetView fleet,
@@ -62,6 +63,7 @@ public sealed class StageDispatcher(
             var endpoint = await sendEndpoints.GetSendEndpoint(StageQueues.SendAddress(queue, messaging.Value.Transport));
             var priority = StageQueues.MessagePriority(job.Priority, messaging.Value);
             await endpoint.Send(command, command.GetType(), Pipe.Execute<SendContext>(send => send.TrySetPriority(priority)), ct);
+            schedulerBacklog.Dispatched(stage.Name, stage.DeviceClass, job.Priority, fleet.UnitsOf(job.Kind, job.OptionsJson));
             logger.LogInformation("Dispatched {Stage} of job {JobId} (attempt {Attempt}, priority {Priority}) to {Queue}, expected to finish in {Finish:F1} s{Waiting}",
                 stage.Name, job.Id, stage.Attempt, job.Priority, queue, placement.ExpectedFinishSeconds, placement.Waiting is null ? "" : "; " + placement.Waiting);
             return true;

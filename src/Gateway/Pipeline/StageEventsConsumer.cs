@@ -24,8 +24,23 @@ public sealed class StageEventsConsumer(
     IConsumer<StageFailed>,
     IConsumer<Fault<RunAudioStage>>,
     IConsumer<Fault<RunMotionStage>>,
-    IConsumer<Fault<RunHairStage>>
+    IConsumer<Fault<RunHairStage>>,
+    IConsumer<Fault<RunProbeStage>>
 {
+    /// <summary>
+    /// One job's events are applied one at a time, in arrival order (16 partitions by job id): a short stage's
+    /// StageStarted and StageCompleted arrive together, and applying them side by side only makes them conflict on the
+    /// job's concurrency token and retry. Different jobs still run in parallel.
+    /// </summary>
+    public static void ApplyInOrderPerJob(IConsumerConfigurator<StageEventsConsumer> consumer)
+    {
+        var byJob = consumer.CreatePartitioner(16);
+        consumer.Message<StageStarted>(m => m.UsePartitioner(byJob, x => x.Message.JobId));
+        consumer.Message<StageProgress>(m => m.UsePartitioner(byJob, x => x.Message.JobId));
+        consumer.Message<StageCompleted>(m => m.UsePartitioner(byJob, x => x.Message.JobId));
+        consumer.Message<StageFailed>(m => m.UsePartitioner(byJob, x => x.Message.JobId));
+    }
+
     public async Task Consume(ConsumeContext<StageStarted> context)
     {
         var e = context.Message;
@@ -69,6 +84,7 @@ public sealed class StageEventsConsumer(
     public Task Consume(ConsumeContext<Fault<RunAudioStage>> context) => OnFault(context.Message, context.Message.Message.Ticket, context.CancellationToken);
     public Task Consume(ConsumeContext<Fault<RunMotionStage>> context) => OnFault(context.Message, context.Message.Message.Ticket, context.CancellationToken);
     public Task Consume(ConsumeContext<Fault<RunHairStage>> context) => OnFault(context.Message, context.Message.Message.Ticket, context.CancellationToken);
+    public Task Consume(ConsumeContext<Fault<RunProbeStage>> context) => OnFault(context.Message, context.Message.Message.Ticket, context.CancellationToken);
 
     private Task OnFault(Fault fault, StageTicket ticket, CancellationToken ct)
     {
