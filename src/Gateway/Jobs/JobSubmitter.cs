@@ -93,6 +93,9 @@ public sealed class JobSubmitter(
             });
         }
 
+        // The first stage is placed now and saved already queued, with the job: one write, then the send.
+        var first = job.Stages.OrderBy(s => s.Order).First();
+        var placement = await dispatcher.QueueAsync(job, first, ct);
         db.Jobs.Add(job);
         try
         {
@@ -109,7 +112,7 @@ public sealed class JobSubmitter(
 
         metrics.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("kind", job.Kind));
         logger.LogInformation("Accepted {Kind} job {JobId}", job.Kind, job.Id);
-        await dispatcher.DispatchAsync(job, job.Stages.OrderBy(s => s.Order).First(), ct);
+        await dispatcher.SendAsync(job, first, placement, ct);
         return new Submission(job, false);
     }
 

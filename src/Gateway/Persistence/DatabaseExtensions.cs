@@ -18,7 +18,8 @@ public static class DatabaseExtensions
 
         if (options.Provider == DatabaseProvider.Postgres)
         {
-            builder.Services.AddDbContext<JobsDbContext, PostgresJobsDbContext>(db =>
+            // Pooled: every request and stage event uses a context, and building one per use showed in bench/load's profile.
+            builder.Services.AddDbContextPool<JobsDbContext, PostgresJobsDbContext>(db =>
                 db.UseNpgsql(options.ConnectionString, npgsql => npgsql.UseQuerySplittingBehavior(QuerySplittingBehavior.SingleQuery)));
         }
         else

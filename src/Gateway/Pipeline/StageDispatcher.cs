@@ -37,12 +37,7 @@ public sealed class StageDispatcher(
 
     public async Task<bool> DispatchAsync(JobRecord job, StageRecord stage, CancellationToken ct)
     {
-        var now = DateTimeOffset.UtcNow;
-        var placement = await PlaceAsync(job, stage, ct);
-        stage.DeviceClass = placement.DeviceClass;
-        stage.Reason = WaitingNote.Apply(stage.Reason, placement.Waiting);
-        stage.State = StageState.Queued;
-        stage.DispatchedAt = now;
+        var placement = await QueueAsync(job, stage, ct);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -54,7 +49,27 @@ public sealed class StageDispatcher(
             foreach (var entry in conflict.Entries) await entry.ReloadAsync(CancellationToken.None);
             return false;
         }
+        return await SendAsync(job, stage, placement, ct);
+    }
 
+    /// <summary>
+    /// Places <paramref name="stage"/> and marks it queued on its class, unsaved: a new job's first stage is saved with
+    /// the job in one write (<see cref="Jobs.JobSubmitter"/>), then sent with <see cref="SendAsync"/>.
+    /// </summary>
+    public async Task<Placement> QueueAsync(JobRecord job, StageRecord stage, CancellationToken ct)
+    {
+        var placement = await PlaceAsync(job, stage, ct);
+        stage.DeviceClass = placement.DeviceClass;
+        stage.Reason = WaitingNote.Apply(stage.Reason, placement.Waiting);
+        stage.State = StageState.Queued;
+        stage.DispatchedAt = DateTimeOffset.UtcNow;
+        return placement;
+    }
+
+    /// <summary>Sends a stage already saved as queued; if the send fails it goes back to pending and the sweeper tries again.</summary>
+    public async Task<bool> SendAsync(JobRecord job, StageRecord stage, Placement placement, CancellationToken ct)
+    {
+        var now = stage.DispatchedAt ?? DateTimeOffset.UtcNow;
         try
         {
             var queue = Stages.QueueName(stage.Name, stage.DeviceClass);
@@ -73,7 +88,7 @@ public sealed class StageDispatcher(
             logger.LogWarning(e, "Could not send {Stage} of job {JobId}; will retry", stage.Name, job.Id);
             stage.State = StageState.Pending;
             stage.DispatchedAt = null;
-            stage.DispatchAfter = now.AddSeconds(5);
+            stage.DispatchAfter = DateTimeOffset.UtcNow.AddSeconds(5);
             await db.SaveChangesAsync(CancellationToken.None);
             return false;
         }
