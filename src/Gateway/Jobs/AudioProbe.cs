@@ -1,3 +1,4 @@
+using TalkingFace.Gateway.Jobs.Uploads;
 using TalkingFace.Media;
 using TalkingFace.Workers.Audio.Conversion;
 
@@ -9,12 +10,12 @@ internal static class AudioProbe
     /// <summary>Files up to this size are decoded whole at submit; larger ones have their header checked.</summary>
     private const long FullDecodeLimit = 64L * 1024 * 1024;
 
-    public static async Task<string?> CheckAsync(IFormFile file, CancellationToken ct)
+    public static async Task<string?> CheckAsync(StagedUpload file, CancellationToken ct)
     {
-        if (SubmitForm.Sniff(file) != MediaKind.Wav) return null; // other formats are decoded by the worker through ffmpeg
+        if (file.Kind != MediaKind.Wav) return null; // other formats are decoded by the worker through ffmpeg
         try
         {
-            await using var stream = file.OpenReadStream();
+            await using var stream = file.OpenRead();
             if (file.Length <= FullDecodeLimit)
             {
                 await WavReader.ReadAsync(stream, cancellationToken: ct);
@@ -33,12 +34,12 @@ internal static class AudioProbe
     }
 
     /// <summary>Seconds of audio a WAV declares in its header (the scheduler's unit of work), or null for other formats and unreadable headers.</summary>
-    public static async Task<double?> SecondsAsync(IFormFile file, CancellationToken ct)
+    public static async Task<double?> SecondsAsync(StagedUpload file, CancellationToken ct)
     {
-        if (SubmitForm.Sniff(file) != MediaKind.Wav) return null;
+        if (file.Kind != MediaKind.Wav) return null;
         try
         {
-            await using var stream = file.OpenReadStream();
+            await using var stream = file.OpenRead();
             var header = await WavReader.ReadHeaderAsync(stream, ct);
             return header.DeclaredDuration is { } duration ? Math.Round(duration.TotalSeconds, 3) : null;
         }
