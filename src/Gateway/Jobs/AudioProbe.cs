@@ -7,8 +7,12 @@ namespace TalkingFace.Gateway.Jobs;
 /// <summary>Checks an uploaded WAV by its bytes before a job is accepted, so a broken file is a 400 now rather than a failed job later.</summary>
 internal static class AudioProbe
 {
-    /// <summary>Files up to this size are decoded whole at submit; larger ones have their header checked.</summary>
-    private const long FullDecodeLimit = 64L * 1024 * 1024;
+    /// <summary>
+    /// Files up to this size are decoded whole at submit (at most 4 floats a byte, for 8-bit PCM, so a bounded buffer);
+    /// larger ones have their header checked and at least one whole frame of samples found behind it, without holding
+    /// the samples: for PCM and float data, whole frames are all that decoding could still refuse.
+    /// </summary>
+    private const long FullDecodeLimit = 8L * 1024 * 1024;
 
     public static async Task<string?> CheckAsync(StagedUpload file, CancellationToken ct)
     {
@@ -24,6 +28,8 @@ internal static class AudioProbe
             {
                 var header = await WavReader.ReadHeaderAsync(stream, ct);
                 if (header.DeclaredFrameCount == 0) return $"'{file.FileName}' holds no samples.";
+                if (stream.Length - stream.Position < header.BlockAlign)
+                    return $"'{file.FileName}': the WAV file is truncated: no whole frame of samples follows its header.";
             }
             return null;
         }

@@ -153,6 +153,9 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
         new("image", "JPEG cut after 2 KB", c => Hair(c, Face[..2048], "cut.jpg"), HttpStatusCode.BadRequest, "not a whole"),
         new("image", "JPEG decompression bomb (65000 x 65000 declared)", c => Hair(c, JpegDeclaring(65000, 65000), "bomb.jpg"), HttpStatusCode.BadRequest, "megapixels"),
         new("image", "JPEG that is only start and end markers", c => Hair(c, [0xFF, 0xD8, 0xFF, 0xD9], "bare.jpg"), HttpStatusCode.BadRequest, "not a whole"),
+        new("image", "PNG with valid CRCs whose pixel data is garbage", c => Hair(c, CorruptImages.PngWithGarbagePixels(Png), "garbage.png"), HttpStatusCode.BadRequest, "does not decode"),
+        new("image", "JPEG without its quantization tables", c => Hair(c, CorruptImages.JpegWithoutQuantizationTables(Face), "no-tables.jpg"), HttpStatusCode.BadRequest, "does not decode"),
+        new("image", "shape reference whose pixel data is garbage", c => Hair(c, Face, "face.jpg", "shape", CorruptImages.PngWithGarbagePixels(Png)), HttpStatusCode.BadRequest, "does not decode"),
         new("image", "WebP shorter than its RIFF header says", c => Hair(c, [.. Ascii("RIFF"), 0xFF, 0xFF, 0x00, 0x00, .. Ascii("WEBPVP8 "), .. new byte[40]], "short.webp"), HttpStatusCode.BadRequest, "shorter"),
         new("image", "WAV as the shape reference", c => Hair(c, Face, "face.jpg", "shape", Clip()), HttpStatusCode.BadRequest, "WAV"),
         new("image", "unknown mode", c => Hair(c, Face, "face.jpg", "bald"), HttpStatusCode.BadRequest, "bald"),
@@ -168,6 +171,9 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
         new("request", "multipart body that is garbage", c => Raw(c.Client, "/api/jobs/talking-face", "multipart/form-data; boundary=XyZ", Ascii("this is not multipart at all")), HttpStatusCode.BadRequest, "multipart"),
         new("request", "multipart cut before its closing boundary", c => Raw(c.Client, "/api/jobs/talking-face", "multipart/form-data; boundary=XyZ",
             [.. Ascii("--XyZ\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n"), .. Clip()]), HttpStatusCode.BadRequest, "multipart"),
+        new("request", "multipart part without a Content-Disposition", c => Raw(c.Client, "/api/jobs/talking-face", "multipart/form-data; boundary=XyZ",
+            [.. Ascii("--XyZ\r\nContent-Type: audio/wav\r\n\r\n"), .. Clip(), .. Ascii("\r\n--XyZ--\r\n")]), HttpStatusCode.BadRequest, "Content-Disposition"),
+        new("request", "a form field of 100 KB", c => Audio(c, Clip(), "a.wav", ("motionModel", new string('m', 100 * 1024))), HttpStatusCode.BadRequest, "longer than"),
         new("request", "upload over the limit with Content-Length", c => Audio(c, new byte[UploadLimit + 1024], "big.wav"), HttpStatusCode.RequestEntityTooLarge, "limit"),
         new("request", "chunked upload over the limit (no Content-Length)", c =>
         {
