@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.Features;
 using TalkingFace.Gateway.Jobs.Uploads;
+using TalkingFace.Gateway.Hosting;
 using TalkingFace.Gateway.Tenancy;
 using Microsoft.Extensions.Options;
 using TalkingFace.Media;
@@ -44,7 +45,9 @@ public sealed class SubmitForm
         try
         {
             if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = maxBytes;
-            var upload = await MultipartUpload.ReadAsync(request, new UploadLimits(maxBytes), ct);
+            var batchItems = request.HttpContext.RequestServices.GetService<IOptions<GatewayOptions>>()?.Value.MaxBatchItems ?? 0;
+            var limits = new UploadLimits(maxBytes, MaxParts: Math.Max(UploadLimits.DefaultMaxParts, batchItems + 100)); // a full batch always fits
+            var upload = await MultipartUpload.ReadAsync(request, limits, ct);
             request.HttpContext.Response.RegisterForDisposeAsync(upload); // the staged files go when the request ends, answered or not
             return (new SubmitForm(upload, request.HttpContext.RequestServices), null);
         }

@@ -10,7 +10,11 @@ namespace TalkingFace.Gateway.Jobs.Uploads;
 /// <param name="MaxParts">Form parts: files and fields together.</param>
 /// <param name="MaxFieldBytes">One text field's value.</param>
 /// <param name="MaxFieldsBytes">All text fields together: the only part of a form held in memory.</param>
-public sealed record UploadLimits(long MaxBytes, int MaxParts = 2100, int MaxFieldBytes = 64 * 1024, int MaxFieldsBytes = 1024 * 1024);
+public sealed record UploadLimits(long MaxBytes, int MaxParts = UploadLimits.DefaultMaxParts, int MaxFieldBytes = 64 * 1024, int MaxFieldsBytes = 1024 * 1024)
+{
+    /// <summary>Enough for a default batch (1000 files) with its options.</summary>
+    public const int DefaultMaxParts = 1100;
+}
 
 /// <summary>
 /// A multipart/form-data request read as a stream: each file part copied once, in bounded buffers, into its own
