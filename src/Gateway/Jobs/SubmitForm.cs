@@ -59,6 +59,11 @@ public sealed class SubmitForm
         {
             return (null, TooLarge(maxBytes));
         }
+        catch (UploadStagingException e)
+        {
+            request.HttpContext.Response.Headers.RetryAfter = "30";
+            return (null, Problems.Status(StatusCodes.Status503ServiceUnavailable, "Upload cannot be stored right now", e.Message));
+        }
         catch (Exception e) when (e is MalformedUploadException or InvalidDataException or BadHttpRequestException or IOException)
         {
             return (null, Problems.Status(StatusCodes.Status400BadRequest, "Malformed multipart body", e.Message));

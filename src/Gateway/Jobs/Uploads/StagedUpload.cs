@@ -51,10 +51,10 @@ public sealed class StagedUpload : IAsyncDisposable
             var head = new byte[ContentSniffer.HeadLength];
             var headLength = 0;
             long size = 0;
-            await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous))
+            await using (var file = Create(path))
             {
                 int read;
-                while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
+                while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0) // a broken body throws here: the client's fault
                 {
                     if (headLength < head.Length)
                     {
@@ -63,7 +63,7 @@ public sealed class StagedUpload : IAsyncDisposable
                         headLength += take;
                     }
                     sha.AppendData(buffer, 0, read);
-                    await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                    await WriteAsync(file, buffer.AsMemory(0, read), ct); // a failing disk throws here: ours
                     size += read;
                 }
             }
@@ -78,6 +78,30 @@ public sealed class StagedUpload : IAsyncDisposable
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static FileStream Create(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
+        }
+        catch (IOException e)
+        {
+            throw new UploadStagingException(e);
+        }
+    }
+
+    private static async Task WriteAsync(FileStream file, ReadOnlyMemory<byte> bytes, CancellationToken ct)
+    {
+        try
+        {
+            await file.WriteAsync(bytes, ct);
+        }
+        catch (IOException e)
+        {
+            throw new UploadStagingException(e);
         }
     }
 
