@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using TalkingFace.Contracts;
 using TalkingFace.Gateway.Hosting;
 using TalkingFace.Gateway.Jobs;
+using TalkingFace.Gateway.Jobs.Uploads;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
 using TalkingFace.Gateway.Scheduling;
@@ -43,7 +44,7 @@ public static class BatchEndpoints
     {
         var (form, problem) = await SubmitForm.ReadAsync(request, gateway.Value.MaxUploadBytes, ct);
         if (problem is not null) return problem;
-        var files = form!.Form.Files.GetFiles("files");
+        var files = form!.Files("files");
         if (files.Count == 0) form.Error("files", "attach at least one audio file.");
         if (files.Count > gateway.Value.MaxBatchItems) form.Error("files", $"{files.Count} files is more than the limit of {gateway.Value.MaxBatchItems}.");
         foreach (var file in files) form.Check("files", file, k => k.IsAudio(), "an audio file");
@@ -59,7 +60,7 @@ public static class BatchEndpoints
 
         var key = JobEndpoints.IdempotencyKey(request);
         var optionsJson = JobOptionsJson.Write(options);
-        var hash = await HashAsync(kind, deviceClass, priority, optionsJson, files, ct);
+        var hash = Hash(kind, deviceClass, priority, optionsJson, files);
         var owner = tenant.Id;
         var batch = key is null ? null : await db.Batches.FirstOrDefaultAsync(b => b.TenantId == owner && b.IdempotencyKey == key, ct);
         if (batch is not null && batch.RequestHash != hash)
@@ -108,15 +109,14 @@ public static class BatchEndpoints
     /// sha256 over the options and every file's name and content. Content, not just size: items are submitted under
     /// keys derived from the batch's, so a batch taken for a retry must carry exactly the same files as the first.
     /// </summary>
-    private static async Task<string> HashAsync(string kind, string deviceClass, int priority, string optionsJson, IEnumerable<IFormFile> files, CancellationToken ct)
+    private static string Hash(string kind, string deviceClass, int priority, string optionsJson, IEnumerable<StagedUpload> files)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes($"{kind}|{deviceClass}|{priority}|{optionsJson}"));
         foreach (var f in files)
         {
             hash.AppendData(Encoding.UTF8.GetBytes($"|{f.FileName}:"));
-            await using var content = f.OpenReadStream();
-            hash.AppendData(await SHA256.HashDataAsync(content, ct));
+            hash.AppendData(Convert.FromHexString(f.Sha256)); // each file was hashed as it arrived
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using TalkingFace.Contracts;
 using TalkingFace.Gateway.Gallery;
 using TalkingFace.Gateway.Hosting;
+using TalkingFace.Gateway.Jobs.Uploads;
 using TalkingFace.Gateway.Persistence;
 using TalkingFace.Gateway.Pipeline;
 using TalkingFace.Gateway.Tenancy;
@@ -73,9 +74,9 @@ public static class JobEndpoints
         var (form, problem) = await SubmitForm.ReadAsync(request, gateway.Value.MaxUploadBytes, ct);
         if (problem is not null) return problem;
         var audio = form!.File("audio", k => k.IsAudio(), "an audio file");
-        if (audio is null && form.Form.Files.GetFile("audio") is { Length: > 0 } wrong && !SubmitForm.Sniff(wrong).IsAudio())
+        if (audio is null && form.Files("audio").FirstOrDefault() is { Length: > 0 } wrong && !wrong.Kind.IsAudio())
             return Problems.Status(StatusCodes.Status415UnsupportedMediaType, "Not an audio file",
-                $"'{wrong.FileName}' is {DescribeKind(SubmitForm.Sniff(wrong))}, not audio. Send WAV, FLAC, MP3, OGG, M4A or WebM audio.");
+                $"'{wrong.FileName}' is {DescribeKind(wrong.Kind)}, not audio. Send WAV, FLAC, MP3, OGG, M4A or WebM audio.");
         var (options, deviceClass, priority) = ReadTalkingFaceOptions(form, pipeline.Value, motion);
         if (form.HasErrors) return form.ValidationProblem();
         if (await AudioProbe.CheckAsync(audio!, ct) is { } invalid) return Problems.Status(StatusCodes.Status400BadRequest, "The audio cannot be used", invalid);
@@ -106,13 +107,13 @@ public static class JobEndpoints
             if (item is null) form.Error(field, $"gallery item '{id}' does not exist; GET /api/gallery lists the items.");
             else if (!item.Uses.Contains(use)) form.Error(field, $"gallery item '{id}' is not a {use} reference (it serves: {string.Join(", ", item.Uses)}).");
         }
-        if (shapeId is not null && form.Form.Files.GetFile("shape") is { Length: > 0 })
+        if (shapeId is not null && form.Files("shape").Any(f => f.Length > 0))
             form.Error("shape", "give either 'shapeId' or a 'shape' image, not both.");
-        if (colorId is not null && form.Form.Files.GetFile("color") is { Length: > 0 })
+        if (colorId is not null && form.Files("color").Any(f => f.Length > 0))
             form.Error("color", "give either 'colorId' or a 'color' image, not both.");
-        if (mode is "shape" or "both" && shape is null && shapeId is null && !form.Form.Files.GetFiles("shape").Any())
+        if (mode is "shape" or "both" && shape is null && shapeId is null && form.Files("shape").Count == 0)
             form.Error("shape", $"mode '{mode}' needs a shape reference image.");
-        if (mode is "color" or "both" && color is null && colorId is null && !form.Form.Files.GetFiles("color").Any())
+        if (mode is "color" or "both" && color is null && colorId is null && form.Files("color").Count == 0)
             form.Error("color", $"mode '{mode}' needs a color reference image.");
         if (form.HasErrors) return form.ValidationProblem();
 
@@ -143,8 +144,8 @@ public static class JobEndpoints
         return await SubmitAsync(submitter, draft, ct);
     }
 
-    internal static JobInput Input(string artifactName, IFormFile file) =>
-        new(artifactName, SubmitForm.SafeFileName(file.FileName), SubmitForm.Sniff(file).ContentType(), file.OpenReadStream);
+    internal static JobInput Input(string artifactName, StagedUpload file) =>
+        new(artifactName, SubmitForm.SafeFileName(file.FileName), file.Kind.ContentType(), file.OpenRead, file.Staged);
 
     internal static string? IdempotencyKey(HttpRequest request)
     {

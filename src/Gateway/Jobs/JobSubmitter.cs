@@ -11,8 +11,11 @@ using TalkingFace.Telemetry;
 
 namespace TalkingFace.Gateway.Jobs;
 
-/// <summary>An input file of a job, already validated by its bytes.</summary>
-public sealed record JobInput(string ArtifactName, string FileName, string ContentType, Func<Stream> Open);
+/// <summary>
+/// An input file of a job, already validated by its bytes. <paramref name="Staged"/>, when given, is the same content
+/// already on local disk with its size and sha256 known (an upload): stored as it is and not read again to hash it.
+/// </summary>
+public sealed record JobInput(string ArtifactName, string FileName, string ContentType, Func<Stream> Open, StagedFile? Staged = null);
 
 /// <summary>A validated job request.</summary>
 public sealed record JobDraft(
@@ -84,8 +87,7 @@ public sealed class JobSubmitter(
 
         foreach (var input in draft.Inputs)
         {
-            await using var content = input.Open();
-            var stored = await store.PutAsync(ArtifactNames.Key(job.Id, "input", input.ArtifactName), input.ArtifactName, content, input.ContentType, ct);
+            var stored = await StoreAsync(ArtifactNames.Key(job.Id, "input", input.ArtifactName), input, ct);
             job.Artifacts.Add(new ArtifactRecord
             {
                 Id = Guid.NewGuid(), JobId = job.Id, Stage = "input", Name = stored.Name, Key = stored.Key,
@@ -116,6 +118,13 @@ public sealed class JobSubmitter(
         return new Submission(job, false);
     }
 
+    private async Task<StoredArtifact> StoreAsync(string key, JobInput input, CancellationToken ct)
+    {
+        if (input.Staged is { } staged) return await store.PutStagedAsync(key, input.ArtifactName, staged, input.ContentType, ct);
+        await using var content = input.Open();
+        return await store.PutAsync(key, input.ArtifactName, content, input.ContentType, ct);
+    }
+
     private static Submission Same(JobRecord earlier, string key, string requestHash) =>
         earlier.RequestHash == requestHash ? new Submission(earlier, true) : throw new IdempotencyConflictException(key);
 
@@ -130,6 +139,11 @@ public sealed class JobSubmitter(
         foreach (var input in draft.Inputs)
         {
             hash.AppendData(Encoding.UTF8.GetBytes("|" + input.ArtifactName + "|"));
+            if (input.Staged is { } staged)
+            {
+                hash.AppendData(Convert.FromHexString(staged.Sha256)); // hashed as it arrived
+                continue;
+            }
             await using var content = input.Open();
             hash.AppendData(await SHA256.HashDataAsync(content, ct));
         }

@@ -1,5 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http.Features;
+using TalkingFace.Gateway.Jobs.Uploads;
+using TalkingFace.Gateway.Hosting;
 using TalkingFace.Gateway.Tenancy;
 using Microsoft.Extensions.Options;
 using TalkingFace.Media;
@@ -9,22 +11,29 @@ namespace TalkingFace.Gateway.Jobs;
 
 /// <summary>
 /// Reads and validates a multipart submit: every problem becomes a problem+json answer
-/// (400 malformed, 413 too large, 415 wrong content), never an exception.
+/// (400 malformed, 413 too large, 415 wrong content), never an exception. The files are streamed to temporary files
+/// as they arrive (<see cref="MultipartUpload"/>), deleted when the request ends, whatever its outcome.
 /// </summary>
 public sealed class SubmitForm
 {
     private readonly Dictionary<string, string[]> _errors = [];
 
+    private readonly MultipartUpload _upload;
     private readonly IServiceProvider? _services;
 
-    private SubmitForm(IFormCollection form, IServiceProvider? services = null)
+    private SubmitForm(MultipartUpload upload, IServiceProvider? services = null)
     {
-        Form = form;
+        _upload = upload;
         _services = services;
     }
 
-    public IFormCollection Form { get; }
     public bool HasErrors => _errors.Count > 0;
+
+    /// <summary>The files sent in <paramref name="field"/>, staged, sniffed and hashed.</summary>
+    public IReadOnlyList<StagedUpload> Files(string field) => _upload.FilesOf(field);
+
+    /// <summary>The text of <paramref name="field"/> ("" when absent).</summary>
+    public string Value(string field) => _upload.Value(field);
 
     public static async Task<(SubmitForm? Form, IResult? Problem)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken ct)
     {
@@ -35,21 +44,27 @@ public sealed class SubmitForm
                 $"The request's content type is '{request.ContentType ?? "none"}'; send the files as multipart/form-data."));
         try
         {
-            var features = request.HttpContext.Features;
-            if (features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = maxBytes;
-            request.HttpContext.Features.Set<IFormFeature>(new FormFeature(request, new FormOptions { MultipartBodyLengthLimit = maxBytes }));
-            var form = await request.ReadFormAsync(ct);
-            return (new SubmitForm(form, request.HttpContext.RequestServices), null);
+            if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = maxBytes;
+            var batchItems = request.HttpContext.RequestServices.GetService<IOptions<GatewayOptions>>()?.Value.MaxBatchItems ?? 0;
+            var limits = new UploadLimits(maxBytes, MaxParts: Math.Max(UploadLimits.DefaultMaxParts, batchItems + 100)); // a full batch always fits
+            var upload = await MultipartUpload.ReadAsync(request, limits, ct);
+            request.HttpContext.Response.RegisterForDisposeAsync(upload); // the staged files go when the request ends, answered or not
+            return (new SubmitForm(upload, request.HttpContext.RequestServices), null);
+        }
+        catch (UploadTooLargeException)
+        {
+            return (null, TooLarge(maxBytes));
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return (null, TooLarge(maxBytes));
         }
-        catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase))
+        catch (UploadStagingException e)
         {
-            return (null, TooLarge(maxBytes));
+            request.HttpContext.Response.Headers.RetryAfter = "30";
+            return (null, Problems.Status(StatusCodes.Status503ServiceUnavailable, "Upload cannot be stored right now", e.Message));
         }
-        catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException)
+        catch (Exception e) when (e is MalformedUploadException or InvalidDataException or BadHttpRequestException or IOException)
         {
             return (null, Problems.Status(StatusCodes.Status400BadRequest, "Malformed multipart body", e.Message));
         }
@@ -62,7 +77,7 @@ public sealed class SubmitForm
 
     public string Choice(string field, IReadOnlyCollection<string> allowed, string fallback)
     {
-        var value = Form[field].ToString().Trim();
+        var value = Value(field).Trim();
         if (value.Length == 0) return fallback;
         if (allowed.Contains(value, StringComparer.Ordinal)) return value;
         Error(field, $"'{value}' is not one of: {string.Join(", ", allowed)}.");
@@ -71,7 +86,7 @@ public sealed class SubmitForm
 
     public int Integer(string field, int fallback, int min, int max)
     {
-        var value = Form[field].ToString().Trim();
+        var value = Value(field).Trim();
         if (value.Length == 0) return fallback;
         if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max) return n;
         Error(field, $"'{value}' is not a whole number from {min} to {max}.");
@@ -80,7 +95,7 @@ public sealed class SubmitForm
 
     public double Number(string field, double fallback, double min, double max)
     {
-        var value = Form[field].ToString().Trim();
+        var value = Value(field).Trim();
         if (value.Length == 0) return fallback;
         if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n) && n >= min && n <= max) return n;
         Error(field, $"'{value}' is not a number from {min} to {max}.");
@@ -89,17 +104,17 @@ public sealed class SubmitForm
 
     public string? Text(string field, int maxLength)
     {
-        var value = Form[field].ToString().Trim();
+        var value = Value(field).Trim();
         if (value.Length == 0) return null;
         if (value.Length <= maxLength) return value;
         Error(field, $"is longer than {maxLength} characters.");
         return null;
     }
 
-    /// <summary>The one file in <paramref name="field"/>, checked by its first bytes to be of the expected family; null (with an error) otherwise.</summary>
-    public IFormFile? File(string field, Func<MediaKind, bool> accepts, string expected, bool required = true)
+    /// <summary>The one file in <paramref name="field"/>, checked by its bytes to be of the expected family and whole; null (with an error) otherwise.</summary>
+    public StagedUpload? File(string field, Func<MediaKind, bool> accepts, string expected, bool required = true)
     {
-        var files = Form.Files.GetFiles(field);
+        var files = Files(field);
         if (files.Count == 0)
         {
             if (required) Error(field, $"is required: attach {expected}.");
@@ -113,40 +128,45 @@ public sealed class SubmitForm
         return Check(field, files[0], accepts, expected) ? files[0] : null;
     }
 
-    public bool Check(string field, IFormFile file, Func<MediaKind, bool> accepts, string expected)
+    public bool Check(string field, StagedUpload file, Func<MediaKind, bool> accepts, string expected)
     {
         if (file.Length == 0)
         {
             Error(field, $"'{file.FileName}' is empty.");
             return false;
         }
-        var kind = Sniff(file);
-        if (accepts(kind))
+        if (accepts(file.Kind))
         {
-            if (ContentProblem(file, kind) is not { } problem) return true;
+            if (ContentProblem(file) is not { } problem) return true;
             Error(field, problem);
             return false;
         }
-        Error(field, kind == MediaKind.Unknown
+        Error(field, file.Kind == MediaKind.Unknown
             ? $"'{file.FileName}' is not {expected}: its content matches no known format."
-            : $"'{file.FileName}' is {kind.Describe()}, not {expected}.");
+            : $"'{file.FileName}' is {file.Kind.Describe()}, not {expected}.");
         return false;
     }
 
     /// <summary>
     /// What is wrong with a file of an accepted kind, judged by more of its bytes: an image whose container is broken or
-    /// declares an absurd canvas (<see cref="ImageProbe"/>), a WAV whose header declares more than the audio stage's
+    /// declares an absurd canvas (<see cref="ImageProbe"/>) or whose pixels do not decode (<see cref="ImageDecodeProbe"/>,
+    /// run only once the canvas is known to be sane), a WAV whose header declares more than the audio stage's
     /// <c>Audio:Conversion:MaxDuration</c> (a 10-hour header on a small file). Null when nothing is.
     /// </summary>
-    private string? ContentProblem(IFormFile file, MediaKind kind)
+    private string? ContentProblem(StagedUpload file)
     {
-        using var stream = file.OpenReadStream();
-        if (kind.IsImage()) return ImageProbe.Check(stream, kind, file.FileName);
-        if (kind != MediaKind.Wav) return null;
+        if (file.Kind.IsImage())
+        {
+            using (var stream = file.OpenRead())
+                if (ImageProbe.Check(stream, file.Kind, file.FileName) is { } broken) return broken;
+            return ImageDecodeProbe.Check(file.Staged.Path, file.Kind, file.FileName);
+        }
+        if (file.Kind != MediaKind.Wav) return null;
         var limit = (_services?.GetService<IOptions<AudioConversionOptions>>()?.Value ?? new AudioConversionOptions()).MaxDuration;
         try
         {
-            var header = WavReader.ReadHeaderAsync(stream).GetAwaiter().GetResult(); // a file already spooled by the form reader
+            using var stream = file.OpenRead();
+            var header = WavReader.ReadHeaderAsync(stream).GetAwaiter().GetResult(); // a local file, read synchronously
             return header.DeclaredDuration is { } declared && declared > limit
                 ? $"'{file.FileName}' declares {Duration(declared)} of audio; the limit is {Duration(limit)} (Audio:Conversion:MaxDuration)."
                 : null;
@@ -169,14 +189,6 @@ public sealed class SubmitForm
         file = new string([.. file.Where(c => !char.IsControl(c))]).Trim();
         if (file.Length > 255) file = file[..200] + "…" + file[^54..];
         return file.Length == 0 ? "upload" : file;
-    }
-
-    public static MediaKind Sniff(IFormFile file)
-    {
-        using var stream = file.OpenReadStream();
-        var head = new byte[ContentSniffer.HeadLength];
-        var read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        return ContentSniffer.Sniff(head.AsSpan(0, read));
     }
 
     private static IResult TooLarge(long maxBytes) =>

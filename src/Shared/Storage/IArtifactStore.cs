@@ -11,6 +11,12 @@ public interface IArtifactStore
     /// <summary>Stores <paramref name="content"/> under <paramref name="key"/> (overwriting: writes are idempotent) and returns its size and sha256.</summary>
     Task<StoredArtifact> PutAsync(string key, string name, Stream content, string contentType, CancellationToken ct);
 
+    /// <summary>
+    /// Stores a file already staged on local disk, whose size and sha256 are known (an upload hashed as it arrived):
+    /// sent on as it is, without the temporary copy <see cref="PutAsync"/> makes to learn them.
+    /// </summary>
+    Task<StoredArtifact> PutStagedAsync(string key, string name, StagedFile file, string contentType, CancellationToken ct);
+
     /// <summary>Opens the object for reading. The caller disposes the stream.</summary>
     /// <exception cref="ArtifactNotFoundException">No object has that key.</exception>
     Task<Stream> OpenReadAsync(string key, CancellationToken ct);

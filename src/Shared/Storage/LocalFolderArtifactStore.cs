@@ -19,14 +19,34 @@ public sealed class LocalFolderArtifactStore(IOptions<StorageOptions> options) :
         var path = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await using var staged = await StagedContent.StageAsync(content, ct);
-        // Write beside the target and rename, so a reader never sees half an object.
-        var temp = path + "." + Guid.NewGuid().ToString("N") + ".partial";
-        await using (var target = File.Create(temp))
-        {
-            await staged.File.CopyToAsync(target, ct);
-        }
-        File.Move(temp, path, overwrite: true);
+        await WriteAsync(path, staged.File, ct);
         return new StoredArtifact(name, key, staged.Size, staged.Sha256, contentType);
+    }
+
+    public async Task<StoredArtifact> PutStagedAsync(string key, string name, StagedFile file, string contentType, CancellationToken ct)
+    {
+        var path = PathOf(key);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await using (var content = file.OpenRead())
+            await WriteAsync(path, content, ct);
+        return new StoredArtifact(name, key, file.Size, file.Sha256, contentType);
+    }
+
+    /// <summary>Writes beside the target and renames, so a reader never sees half an object.</summary>
+    private static async Task WriteAsync(string path, Stream content, CancellationToken ct)
+    {
+        var temp = path + "." + Guid.NewGuid().ToString("N") + ".partial";
+        try
+        {
+            await using (var target = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, FileOptions.Asynchronous))
+                await content.CopyToAsync(target, ct);
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp); // no half-written leftovers when the copy is cancelled or fails
+            throw;
+        }
     }
 
     public Task<Stream> OpenReadAsync(string key, CancellationToken ct)

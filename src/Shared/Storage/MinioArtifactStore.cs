@@ -52,6 +52,18 @@ public sealed class MinioArtifactStore : IArtifactStore, IDisposable
         return new StoredArtifact(name, key, staged.Size, staged.Sha256, contentType);
     }
 
+    public async Task<StoredArtifact> PutStagedAsync(string key, string name, StagedFile file, string contentType, CancellationToken ct)
+    {
+        await using var content = file.OpenRead();
+        await _client.PutObjectAsync(new PutObjectArgs()
+            .WithBucket(_bucket)
+            .WithObject(key)
+            .WithStreamData(content)
+            .WithObjectSize(file.Size)
+            .WithContentType(contentType), ct);
+        return new StoredArtifact(name, key, file.Size, file.Sha256, contentType);
+    }
+
     public async Task<Stream> OpenReadAsync(string key, CancellationToken ct)
     {
         // Whole-object GET into a temporary file: ranged GETs are broken in Minio SDK 7.0.0.

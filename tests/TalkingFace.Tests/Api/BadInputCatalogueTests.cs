@@ -153,6 +153,9 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
         new("image", "JPEG cut after 2 KB", c => Hair(c, Face[..2048], "cut.jpg"), HttpStatusCode.BadRequest, "not a whole"),
         new("image", "JPEG decompression bomb (65000 x 65000 declared)", c => Hair(c, JpegDeclaring(65000, 65000), "bomb.jpg"), HttpStatusCode.BadRequest, "megapixels"),
         new("image", "JPEG that is only start and end markers", c => Hair(c, [0xFF, 0xD8, 0xFF, 0xD9], "bare.jpg"), HttpStatusCode.BadRequest, "not a whole"),
+        new("image", "PNG with valid CRCs whose pixel data is garbage", c => Hair(c, CorruptImages.PngWithGarbagePixels(Png), "garbage.png"), HttpStatusCode.BadRequest, "does not decode"),
+        new("image", "JPEG without its quantization tables", c => Hair(c, CorruptImages.JpegWithoutQuantizationTables(Face), "no-tables.jpg"), HttpStatusCode.BadRequest, "does not decode"),
+        new("image", "shape reference whose pixel data is garbage", c => Hair(c, Face, "face.jpg", "shape", CorruptImages.PngWithGarbagePixels(Png)), HttpStatusCode.BadRequest, "does not decode"),
         new("image", "WebP shorter than its RIFF header says", c => Hair(c, [.. Ascii("RIFF"), 0xFF, 0xFF, 0x00, 0x00, .. Ascii("WEBPVP8 "), .. new byte[40]], "short.webp"), HttpStatusCode.BadRequest, "shorter"),
         new("image", "WAV as the shape reference", c => Hair(c, Face, "face.jpg", "shape", Clip()), HttpStatusCode.BadRequest, "WAV"),
         new("image", "unknown mode", c => Hair(c, Face, "face.jpg", "bald"), HttpStatusCode.BadRequest, "bald"),
@@ -168,6 +171,11 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
         new("request", "multipart body that is garbage", c => Raw(c.Client, "/api/jobs/talking-face", "multipart/form-data; boundary=XyZ", Ascii("this is not multipart at all")), HttpStatusCode.BadRequest, "multipart"),
         new("request", "multipart cut before its closing boundary", c => Raw(c.Client, "/api/jobs/talking-face", "multipart/form-data; boundary=XyZ",
             [.. Ascii("--XyZ\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n"), .. Clip()]), HttpStatusCode.BadRequest, "multipart"),
+        new("request", "multipart part without a Content-Disposition", c => Raw(c.Client, "/api/jobs/talking-face", "multipart/form-data; boundary=XyZ",
+            [.. Ascii("--XyZ\r\nContent-Type: audio/wav\r\n\r\n"), .. Clip(), .. Ascii("\r\n--XyZ--\r\n")]), HttpStatusCode.BadRequest, "Content-Disposition"),
+        new("request", "a form of 3000 parts", c => c.Client.PostAsync("/api/jobs/talking-face", GatewayApi.Form([("audio", "a.wav", Clip())], [.. Enumerable.Range(0, 3000).Select(i => ($"f{i}", "1"))])),
+            HttpStatusCode.BadRequest, "parts"),
+        new("request", "a form field of 100 KB", c => Audio(c, Clip(), "a.wav", ("motionModel", new string('m', 100 * 1024))), HttpStatusCode.BadRequest, "longer than"),
         new("request", "upload over the limit with Content-Length", c => Audio(c, new byte[UploadLimit + 1024], "big.wav"), HttpStatusCode.RequestEntityTooLarge, "limit"),
         new("request", "chunked upload over the limit (no Content-Length)", c =>
         {
@@ -246,6 +254,7 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
         var failures = new List<string>();
         var accepted = new List<(BadInput Row, JobView Job)>();
         // The bound is on what the catalogue adds: this test process also holds earlier tests' hosts and caches.
+        var stagedBefore = StagedUploads();
         var baselineHeap = GC.GetTotalMemory(forceFullCollection: true);
         long peakHeap = baselineHeap;
         foreach (var row in Rows)
@@ -281,6 +290,10 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
             peakHeap = Math.Max(peakHeap, GC.GetTotalMemory(forceFullCollection: true)); // live objects, not garbage awaiting a collection
         }
 
+        // Every upload was staged to a temporary file; refused or accepted, none outlives its request.
+        for (var i = 0; i < 100 && StagedUploads() > stagedBefore; i++) await Task.Delay(100);
+        if (StagedUploads() > stagedBefore) failures.Add($"{StagedUploads() - stagedBefore} staged upload files were left in {Path.GetTempPath()}");
+
         // Accepted rows end failed, with a reason (or pass their own check), and never hang.
         foreach (var (row, submitted) in accepted)
         {
@@ -301,6 +314,8 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
             $"the live managed heap grew by {(peakHeap - baselineHeap) / (1024 * 1024)} MiB (from {baselineHeap / (1024 * 1024)} MiB)");
         GC.KeepAlive(worker);
     }
+
+    private static int StagedUploads() => Directory.GetFiles(Path.GetTempPath(), "talkingface-upload-*").Length;
 
     private static string Cut(string body) => body.Length <= 400 ? body : body[..400] + "…";
 

@@ -101,6 +101,18 @@ public sealed class DistributedPipeline : IAsyncDisposable
         return client;
     }
 
+    /// <summary>
+    /// A client with the default tenant's key that does not follow redirects: the factory's redirect handler loads every
+    /// request body into memory (to send it again after a 307), which a test of streamed uploads cannot have.
+    /// </summary>
+    public HttpClient StreamingGateway()
+    {
+        var key = Gateway().DefaultRequestHeaders.Authorization;
+        var client = _gateway!.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+        client.DefaultRequestHeaders.Authorization = key;
+        return client;
+    }
+
     /// <summary>A client that sends no API key.</summary>
     public HttpClient AnonymousGateway()
     {
