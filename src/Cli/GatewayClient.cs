@@ -61,6 +61,13 @@ public sealed partial class GatewayClient(HttpClient http) : IDisposable
         return await ReadAsync<JobView>(response, ct);
     }
 
+    /// <summary>Submits a pipeline probe (no input, one no-op stage) on <paramref name="deviceClass"/>.</summary>
+    public async Task<JobView> SubmitProbeAsync(string deviceClass, CancellationToken ct)
+    {
+        using var response = await http.PostAsJsonAsync("/api/jobs/probe", new { deviceClass }, Json, ct);
+        return await ReadAsync<JobView>(response, ct);
+    }
+
     public async Task<JobView> GetJobAsync(Guid id, CancellationToken ct)
     {
         using var response = await http.GetAsync($"/api/jobs/{id}", ct);

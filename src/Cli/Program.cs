@@ -7,6 +7,7 @@ var root = new RootCommand("TalkingFace: face-synthesis jobs from the command li
     TalkCommand.Create(),
     HairCommand.Create(),
     RemoteCommands.Submit(),
+    RemoteCommands.Probe(),
     RemoteCommands.Status(),
     RemoteCommands.Watch(),
     RemoteCommands.Cancel(),

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace TalkingFace.Cli.Commands;
 
-/// <summary><c>submit</c>, <c>status</c>, <c>watch</c> and <c>cancel</c> against a running gateway.</summary>
+/// <summary><c>submit</c>, <c>probe</c>, <c>status</c>, <c>watch</c> and <c>cancel</c> against a running gateway.</summary>
 public static class RemoteCommands
 {
     public static Command Submit()
@@ -40,6 +40,51 @@ public static class RemoteCommands
             job = await client.WaitAsync(job.Id, j => JobPrinter.Progress(j, log), TimeSpan.FromSeconds(1), ct);
             if (r.GetValue(output) is { } outDir) await TalkCommand.WriteResultsAsync(client, job, outDir, ct);
             JobPrinter.Print(job, r.GetValue(json), Console.Out);
+            return job.State == "succeeded" ? 0 : 2;
+        }));
+        return command;
+    }
+
+    /// <summary>A deployment check for scripts and on-call: one probe job through the whole pipeline, waited for.</summary>
+    public static Command Probe()
+    {
+        var server = CommonOptions.Server();
+        var json = CommonOptions.Json();
+        var deviceClass = new Option<string>("--device-class") { Description = "cpu | rtx | jetson | apple | auto: which class's workers to check", DefaultValueFactory = _ => "auto" };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for the probe to finish (exit 2 after)", DefaultValueFactory = _ => 60 };
+        var command = new Command("probe", "Run a probe job (no input, a no-op stage) through the gateway, queue and a worker; exit 0 if it succeeded, 2 if not")
+        {
+            server, deviceClass, timeout, json,
+        };
+        command.SetAction((r, ct) => CommonOptions.Guard(async () =>
+        {
+            var o = r.InvocationConfiguration.Output;
+            using var client = CommonOptions.Client(r, server);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var job = await client.SubmitProbeAsync(r.GetValue(deviceClass)!, ct);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            limit.CancelAfter(TimeSpan.FromSeconds(r.GetValue(timeout)));
+            try
+            {
+                job = await client.WaitAsync(job.Id, _ => { }, TimeSpan.FromMilliseconds(200), limit.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                job = await client.GetJobAsync(job.Id, ct);
+                r.InvocationConfiguration.Error.WriteLine($"probe job {job.Id} did not finish within {r.GetValue(timeout):0} s: it is {job.State}{(job.Reason is null ? "" : " (" + job.Reason + ")")}");
+                JobPrinter.Print(job, r.GetValue(json), o);
+                return 2;
+            }
+            if (!r.GetValue(json))
+            {
+                var stage = job.Stages.FirstOrDefault();
+                o.WriteLine(FormattableString.Invariant(
+                    $"probe {job.State} in {watch.Elapsed.TotalMilliseconds:F0} ms: worker {stage?.WorkerId ?? "none"} ({stage?.DeviceClass ?? "?"}), queue wait {(stage?.QueueWaitSeconds ?? 0) * 1000:F0} ms"));
+            }
+            else
+            {
+                JobPrinter.Print(job, true, o);
+            }
             return job.State == "succeeded" ? 0 : 2;
         }));
         return command;

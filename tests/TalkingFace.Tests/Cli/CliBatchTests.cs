@@ -46,7 +46,7 @@ public sealed class CliBatchTests : IAsyncLifetime
     {
         var output = new StringWriter();
         var errors = new StringWriter();
-        var root = new RootCommand { BatchCommand.Create(), CatalogCommands.Fleet(), CatalogCommands.Models() };
+        var root = new RootCommand { BatchCommand.Create(), CatalogCommands.Fleet(), CatalogCommands.Models(), RemoteCommands.Probe() };
         var exitCode = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = errors }, ct);
         return new Run(exitCode, output.ToString(), errors.ToString());
     }
@@ -180,5 +180,17 @@ public sealed class CliBatchTests : IAsyncLifetime
             return doc.RootElement.GetProperty("workers").EnumerateArray().Select(w => w.GetProperty("stage").GetString()).ToList();
         }, stages => stages.Count >= 4, stages => $"the fleet lists {string.Join(", ", stages)}");
         Assert.Equal(["audio", "hair", "motion", "probe"], workers.Order()); // the standalone process serves the pipeline probe too
+    }
+
+    [Fact]
+    public async Task Probe_runs_a_no_op_job_through_the_pipeline_and_exits_0()
+    {
+        using var timeout = new CancellationTokenSource(RunTimeout);
+        var run = await CliAsync(timeout.Token, "probe", "--server", _gateway.Address.ToString(), "--json");
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Errors}");
+        using var doc = JsonDocument.Parse(run.Output);
+        Assert.Equal("probe", doc.RootElement.GetProperty("kind").GetString());
+        Assert.Equal("succeeded", doc.RootElement.GetProperty("state").GetString());
+        Assert.Equal("probe", doc.RootElement.GetProperty("stages")[0].GetProperty("name").GetString());
     }
 }
