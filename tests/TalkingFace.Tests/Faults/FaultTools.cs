@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -50,6 +51,24 @@ internal static class FaultTools
         {
             return false;
         }
+    }
+}
+
+/// <summary>
+/// The figures of a fault run as a small Markdown table, written to the file named by <c>FAULT_SUMMARY</c> (the
+/// scripts/faults/* scripts print it at the end) and to the console, before the test asserts on them.
+/// </summary>
+internal static class FaultSummary
+{
+    public static void Write(string title, IReadOnlyList<(string Name, string Value)> rows)
+    {
+        var text = new System.Text.StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"### {title} ({DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture)})").AppendLine();
+        text.AppendLine("| figure | value |").AppendLine("|---|---:|");
+        foreach (var (name, value) in rows) text.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {value} |");
+        var path = Environment.GetEnvironmentVariable("FAULT_SUMMARY");
+        if (!string.IsNullOrEmpty(path)) File.WriteAllText(path, text.ToString());
+        Console.WriteLine(text.ToString());
     }
 }
 
