@@ -89,6 +89,11 @@ internal static class FaultChecks
         var problems = new List<string>();
         await using var db = pipeline.Db();
         using var store = pipeline.Store();
+        // One listing of the bucket (sizes included), not a request per object: s3rver answers a few requests a second
+        // when the machine is loaded, and a 200-job batch has over a thousand objects.
+        var stored = new Dictionary<string, long>();
+        await foreach (var item in store.ListObjectsEnumAsync(new ListObjectsArgs().WithBucket(pipeline.Bucket).WithPrefix("jobs/").WithRecursive(true)))
+            stored[item.Key] = (long)item.Size;
         foreach (var id in jobIds)
         {
             var record = await db.Jobs.AsNoTracking().Include(j => j.Stages).Include(j => j.Artifacts).SingleOrDefaultAsync(j => j.Id == id);
@@ -111,10 +116,8 @@ internal static class FaultChecks
                 duplicateArtifacts += artifactDup;
                 problems.Add($"job {id}: {artifactDup} duplicate artifact records");
             }
-            var objects = new List<string>();
-            await foreach (var item in store.ListObjectsEnumAsync(new ListObjectsArgs().WithBucket(pipeline.Bucket).WithPrefix($"jobs/{id:N}/").WithRecursive(true)))
-                objects.Add(item.Key);
-            var strayHere = objects.Except(record.Artifacts.Select(a => a.Key)).ToList();
+            var prefix = $"jobs/{id:N}/";
+            var strayHere = stored.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)).Except(record.Artifacts.Select(a => a.Key)).ToList();
             if (strayHere.Count > 0)
             {
                 stray += strayHere.Count;
@@ -122,8 +125,8 @@ internal static class FaultChecks
             }
             foreach (var artifact in record.Artifacts)
             {
-                var stat = await store.StatObjectAsync(new StatObjectArgs().WithBucket(pipeline.Bucket).WithObject(artifact.Key));
-                if (stat.Size != artifact.Size) problems.Add($"job {id}: {artifact.Key} is {stat.Size} bytes, recorded {artifact.Size}");
+                if (!stored.TryGetValue(artifact.Key, out var size)) problems.Add($"job {id}: {artifact.Key} is recorded but not stored");
+                else if (size != artifact.Size) problems.Add($"job {id}: {artifact.Key} is {size} bytes, recorded {artifact.Size}");
             }
         }
         return new Result(duplicateStages, duplicateArtifacts, stray, extraAttempts, problems);
