@@ -89,13 +89,14 @@ internal static class FaultChecks
         var problems = new List<string>();
         await using var db = pipeline.Db();
         using var store = pipeline.Store();
-        // One listing of the bucket (sizes included), not a request per object: s3rver answers a few requests a second
-        // when the machine is loaded, and a 200-job batch has over a thousand objects.
-        var stored = new Dictionary<string, long>();
-        await foreach (var item in store.ListObjectsEnumAsync(new ListObjectsArgs().WithBucket(pipeline.Bucket).WithPrefix("jobs/").WithRecursive(true)))
-            stored[item.Key] = (long)item.Size;
         foreach (var id in jobIds)
         {
+            // One listing per job (sizes included), not a request per object: s3rver answers a few requests a second when
+            // the machine is loaded. (One listing of the whole 1,200-object bucket got an internal error from s3rver.)
+            var prefix = $"jobs/{id:N}/";
+            var stored = new Dictionary<string, long>();
+            await foreach (var item in store.ListObjectsEnumAsync(new ListObjectsArgs().WithBucket(pipeline.Bucket).WithPrefix(prefix).WithRecursive(true)))
+                stored[item.Key] = (long)item.Size;
             var record = await db.Jobs.AsNoTracking().Include(j => j.Stages).Include(j => j.Artifacts).SingleOrDefaultAsync(j => j.Id == id);
             if (record is null)
             {
@@ -116,8 +117,7 @@ internal static class FaultChecks
                 duplicateArtifacts += artifactDup;
                 problems.Add($"job {id}: {artifactDup} duplicate artifact records");
             }
-            var prefix = $"jobs/{id:N}/";
-            var strayHere = stored.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)).Except(record.Artifacts.Select(a => a.Key)).ToList();
+            var strayHere = stored.Keys.Except(record.Artifacts.Select(a => a.Key)).ToList();
             if (strayHere.Count > 0)
             {
                 stray += strayHere.Count;
