@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
+using Microsoft.EntityFrameworkCore;
+using Minio.DataModel.Args;
 using System.Net.Sockets;
 
 namespace TalkingFace.Tests.Faults;
@@ -50,6 +53,83 @@ internal static class FaultTools
         {
             return false;
         }
+    }
+}
+
+/// <summary>
+/// The figures of a fault run as a small Markdown table, written to the file named by <c>FAULT_SUMMARY</c> (the
+/// scripts/faults/* scripts print it at the end) and to the console, before the test asserts on them.
+/// </summary>
+internal static class FaultSummary
+{
+    public static void Write(string title, IReadOnlyList<(string Name, string Value)> rows)
+    {
+        var text = new System.Text.StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"### {title} ({DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture)})").AppendLine();
+        text.AppendLine("| figure | value |").AppendLine("|---|---:|");
+        foreach (var (name, value) in rows) text.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {value} |");
+        var path = Environment.GetEnvironmentVariable("FAULT_SUMMARY");
+        if (!string.IsNullOrEmpty(path)) File.WriteAllText(path, text.ToString());
+        Console.WriteLine(text.ToString());
+    }
+}
+
+/// <summary>What the database and the store hold for finished fault-test jobs: records counted twice, stray objects, attempts.</summary>
+internal static class FaultChecks
+{
+    public sealed record Result(int DuplicateStages, int DuplicateArtifacts, int StrayObjects, int ExtraAttempts, IReadOnlyList<string> Problems);
+
+    /// <summary>
+    /// Per job: one stage record per stage name, one artifact record per stage and name (and per key), every object under
+    /// the job's prefix in the store recorded as an artifact, and each recorded object at its recorded size.
+    /// </summary>
+    public static async Task<Result> InspectAsync(Distributed.DistributedPipeline pipeline, IEnumerable<Guid> jobIds)
+    {
+        int duplicateStages = 0, duplicateArtifacts = 0, stray = 0, extraAttempts = 0;
+        var problems = new List<string>();
+        await using var db = pipeline.Db();
+        using var store = pipeline.Store();
+        foreach (var id in jobIds)
+        {
+            // One listing per job (sizes included), not a request per object: s3rver answers a few requests a second when
+            // the machine is loaded. (One listing of the whole 1,200-object bucket got an internal error from s3rver.)
+            var prefix = $"jobs/{id:N}/";
+            var stored = new Dictionary<string, long>();
+            await foreach (var item in store.ListObjectsEnumAsync(new ListObjectsArgs().WithBucket(pipeline.Bucket).WithPrefix(prefix).WithRecursive(true)))
+                stored[item.Key] = (long)item.Size;
+            var record = await db.Jobs.AsNoTracking().Include(j => j.Stages).Include(j => j.Artifacts).SingleOrDefaultAsync(j => j.Id == id);
+            if (record is null)
+            {
+                problems.Add($"job {id}: no record");
+                continue;
+            }
+            var stageDup = record.Stages.Count - record.Stages.Select(s => s.Name).Distinct().Count();
+            if (stageDup > 0)
+            {
+                duplicateStages += stageDup;
+                problems.Add($"job {id}: stage records {string.Join(",", record.Stages.Select(s => s.Name))}");
+            }
+            extraAttempts += record.Stages.Sum(s => Math.Max(0, s.Attempt - 1));
+            var artifactDup = record.Artifacts.GroupBy(a => (a.Stage, a.Name)).Sum(g => g.Count() - 1)
+                              + (record.Artifacts.Count - record.Artifacts.Select(a => a.Key).Distinct().Count());
+            if (artifactDup > 0)
+            {
+                duplicateArtifacts += artifactDup;
+                problems.Add($"job {id}: {artifactDup} duplicate artifact records");
+            }
+            var strayHere = stored.Keys.Except(record.Artifacts.Select(a => a.Key)).ToList();
+            if (strayHere.Count > 0)
+            {
+                stray += strayHere.Count;
+                problems.Add($"job {id}: objects with no artifact record: {string.Join(", ", strayHere)}");
+            }
+            foreach (var artifact in record.Artifacts)
+            {
+                if (!stored.TryGetValue(artifact.Key, out var size)) problems.Add($"job {id}: {artifact.Key} is recorded but not stored");
+                else if (size != artifact.Size) problems.Add($"job {id}: {artifact.Key} is {size} bytes, recorded {artifact.Size}");
+            }
+        }
+        return new Result(duplicateStages, duplicateArtifacts, stray, extraAttempts, problems);
     }
 }
 
