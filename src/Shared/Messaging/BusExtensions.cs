@@ -28,12 +28,8 @@ public static class BusExtensions
             {
                 var intervals = options.EffectiveRetryIntervals;
                 if (intervals.Count > 0) endpoint.UseMessageRetry(r => r.Intervals([.. intervals]));
-                if (IsStageQueue(name))
-                {
-                    StageQueues.Configure(endpoint, options);
-                    // A stage command is acknowledged when its run starts (StageConsumer), so one at a time is enough here.
-                    if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit) rabbit.PrefetchCount = 1;
-                }
+                // A stage queue's prefetch and concurrency are the worker's run slots (AddStageConsumer).
+                if (IsStageQueue(name)) StageQueues.Configure(endpoint, options);
                 // Quorum queues (an option; classic is the default): RabbitMQ 3.x quorum queues take no x-max-priority,
                 // so run them with Messaging:MaxPriority=0.
                 if (options.Transport == Transport.RabbitMq && options.RabbitMq.QueueType == QueueType.Quorum &&
