@@ -52,10 +52,13 @@ public static class BatchEndpoints
         var name = form.Text("name", 200);
         var (options, deviceClass, priority) = JobEndpoints.ReadTalkingFaceOptions(form, pipeline.Value, motion);
         if (form.HasErrors) return form.ValidationProblem();
-        foreach (var file in files)
+        var seconds = new double?[files.Count];
+        for (var i = 0; i < files.Count; i++)
         {
-            if (await AudioProbe.CheckAsync(file, ct) is { } invalid)
+            var check = await AudioProbe.CheckAsync(files[i], ct);
+            if (check.Problem is { } invalid)
                 return Problems.Status(StatusCodes.Status400BadRequest, "An audio file cannot be used", invalid);
+            seconds[i] = check.Seconds;
         }
 
         var key = JobEndpoints.IdempotencyKey(request);
@@ -77,8 +80,6 @@ public static class BatchEndpoints
         // Each item has its own key derived from the batch's, so a retried batch fills in what is missing without duplicates.
         // Longest clips are submitted (and so placed) first: with each placed where it finishes earliest, that keeps
         // the batch's makespan near its lower bound (FleetScheduler.PlaceBatch, measured by bench/fleet).
-        var seconds = new double?[files.Count];
-        for (var i = 0; i < files.Count; i++) seconds[i] = await AudioProbe.SecondsAsync(files[i], ct);
         foreach (var i in FleetScheduler.SubmissionOrder([.. seconds.Select(s => s ?? 0)]))
         {
             var itemKey = key is null ? null : $"{key}#{i}";

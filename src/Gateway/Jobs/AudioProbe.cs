@@ -4,6 +4,9 @@ using TalkingFace.Workers.Audio.Conversion;
 
 namespace TalkingFace.Gateway.Jobs;
 
+/// <summary>What <see cref="AudioProbe"/> found: why the audio cannot be used (null when it can), and the seconds of audio its header declares (the scheduler's unit of work; null for other formats).</summary>
+internal sealed record AudioCheck(string? Problem, double? Seconds);
+
 /// <summary>Checks an uploaded WAV by its bytes before a job is accepted, so a broken file is a 400 now rather than a failed job later.</summary>
 internal static class AudioProbe
 {
@@ -14,44 +17,30 @@ internal static class AudioProbe
     /// </summary>
     private const long FullDecodeLimit = 8L * 1024 * 1024;
 
-    public static async Task<string?> CheckAsync(StagedUpload file, CancellationToken ct)
+    /// <summary>Reads the header once: the check and the declared length come from the same read.</summary>
+    public static async Task<AudioCheck> CheckAsync(StagedUpload file, CancellationToken ct)
     {
-        if (file.Kind != MediaKind.Wav) return null; // other formats are decoded by the worker through ffmpeg
-        try
-        {
-            await using var stream = file.OpenRead();
-            if (file.Length <= FullDecodeLimit)
-            {
-                await WavReader.ReadAsync(stream, cancellationToken: ct);
-            }
-            else
-            {
-                var header = await WavReader.ReadHeaderAsync(stream, ct);
-                if (header.DeclaredFrameCount == 0) return $"'{file.FileName}' holds no samples.";
-                if (stream.Length - stream.Position < header.BlockAlign)
-                    return $"'{file.FileName}': the WAV file is truncated: no whole frame of samples follows its header.";
-            }
-            return null;
-        }
-        catch (AudioFormatException e)
-        {
-            return $"'{file.FileName}': {e.Message}";
-        }
-    }
-
-    /// <summary>Seconds of audio a WAV declares in its header (the scheduler's unit of work), or null for other formats and unreadable headers.</summary>
-    public static async Task<double?> SecondsAsync(StagedUpload file, CancellationToken ct)
-    {
-        if (file.Kind != MediaKind.Wav) return null;
+        if (file.Kind != MediaKind.Wav) return new AudioCheck(null, null); // other formats are decoded by the worker through ffmpeg
         try
         {
             await using var stream = file.OpenRead();
             var header = await WavReader.ReadHeaderAsync(stream, ct);
-            return header.DeclaredDuration is { } duration ? Math.Round(duration.TotalSeconds, 3) : null;
+            var seconds = header.DeclaredDuration is { } duration ? Math.Round(duration.TotalSeconds, 3) : (double?)null;
+            if (file.Length <= FullDecodeLimit)
+            {
+                await WavReader.ReadSamplesAsync(stream, header, cancellationToken: ct);
+            }
+            else
+            {
+                if (header.DeclaredFrameCount == 0) return new AudioCheck($"'{file.FileName}' holds no samples.", seconds);
+                if (stream.Length - stream.Position < header.BlockAlign)
+                    return new AudioCheck($"'{file.FileName}': the WAV file is truncated: no whole frame of samples follows its header.", seconds);
+            }
+            return new AudioCheck(null, seconds);
         }
-        catch (AudioFormatException)
+        catch (AudioFormatException e)
         {
-            return null;
+            return new AudioCheck($"'{file.FileName}': {e.Message}", null);
         }
     }
 }

@@ -79,8 +79,9 @@ public static class JobEndpoints
                 $"'{wrong.FileName}' is {DescribeKind(wrong.Kind)}, not audio. Send WAV, FLAC, MP3, OGG, M4A or WebM audio.");
         var (options, deviceClass, priority) = ReadTalkingFaceOptions(form, pipeline.Value, motion);
         if (form.HasErrors) return form.ValidationProblem();
-        if (await AudioProbe.CheckAsync(audio!, ct) is { } invalid) return Problems.Status(StatusCodes.Status400BadRequest, "The audio cannot be used", invalid);
-        options = options with { AudioSeconds = await AudioProbe.SecondsAsync(audio!, ct) };
+        var check = await AudioProbe.CheckAsync(audio!, ct);
+        if (check.Problem is { } invalid) return Problems.Status(StatusCodes.Status400BadRequest, "The audio cannot be used", invalid);
+        options = options with { AudioSeconds = check.Seconds };
 
         var draft = new JobDraft(JobKinds.TalkingFace, deviceClass, priority, JobOptionsJson.Write(options),
             [Input(ArtifactNames.InputAudio, audio!)], IdempotencyKey(request));
