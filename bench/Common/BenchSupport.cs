@@ -1,5 +1,12 @@
 // Helpers shared by the C# load generators under bench/ (linked into each project, not a library).
 
+internal static class Stats
+{
+    /// <summary>The nearest-rank percentile of values already sorted ascending; NaN when there are none.</summary>
+    public static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+}
+
 internal static class Health
 {
     public static async Task<(bool Ok, string Report)> WaitReadyAsync(Uri baseAddress, TimeSpan limit)

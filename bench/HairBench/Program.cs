@@ -160,14 +160,11 @@ internal sealed record LevelResult(int Clients, int Accepted, double AcceptRate,
         var errors = results.Count(r => r.State is "error" or "failed" or "cancelled");
         var lost = results.Count(r => r.State == "lost");
         return new LevelResult(clients, accepted.Length, accepted.Length / lastAccept, done.Length, done.Length / wall.TotalSeconds,
-            Percentile(completions, 0.50), Percentile(completions, 0.95), errors, lost,
-            detect, detect.Length > 0 ? detect.Average() : double.NaN, Percentile(detect, 0.95),
+            Stats.Percentile(completions, 0.50), Stats.Percentile(completions, 0.95), errors, lost,
+            detect, detect.Length > 0 ? detect.Average() : double.NaN, Stats.Percentile(detect, 0.95),
             done.Length > 0 ? done.Average(r => r.TransferMs) : double.NaN, wall.TotalSeconds,
             [.. results.Where(r => r.Problem is not null).Select(r => r.Problem!).Distinct().Take(5)]);
     }
-
-    private static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
 
 internal static class InputPhotos

@@ -268,10 +268,7 @@ internal sealed record PhaseRow(string Name, string Offered, int Clients, int Su
         return new PhaseRow(name, offered, clients, run.All.Count, accepted.Count,
             accepted.Count / Math.Max(1e-9, (lastAccept - firstSent).TotalSeconds),
             succeeded.Count, succeeded.Count / Math.Max(1e-9, (lastFinish - firstSent).TotalSeconds),
-            Percentile(submits, 0.50), Percentile(submits, 0.99), Percentile(added, 0.50), Percentile(added, 0.99),
+            Stats.Percentile(submits, 0.50), Stats.Percentile(submits, 0.99), Stats.Percentile(added, 0.50), Stats.Percentile(added, 0.99),
             problems.Count, unfinished, run.Elapsed.TotalSeconds, [.. problems.Distinct().Take(5)]);
     }
-
-    private static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
