@@ -31,7 +31,7 @@ public static class BatchEndpoints
 {
     public static IEndpointRouteBuilder MapBatches(this IEndpointRouteBuilder app)
     {
-        var batches = app.MapGroup("/api/batches").WithTags("Batches").RequireTenant();
+        var batches = app.MapGroup("/batches").WithTags("Batches");
         batches.MapPost("/", SubmitBatch)
             .WithSummary("Submit many talking-face jobs at once: multipart 'files' (one per clip) plus the talking-face options")
             .DisableAntiforgery();

@@ -30,7 +30,7 @@ public static class ModelEndpoints
 {
     public static IEndpointRouteBuilder MapModels(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api/models").WithTags("Models")
+        app.MapGroup("/models").WithTags("Models")
             .MapGet("/", (ModelCatalog catalog, MotionModelContracts motion) => List(catalog, motion))
             .WithSummary("The models in the gateway's model store: task, precision, size, demo or not, and which feature model each motion model reads")
             .WithDescription("Workers have their own model stores; a job asking for a model its worker lacks fails with 'not configured'. " +

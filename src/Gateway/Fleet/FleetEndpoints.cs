@@ -4,7 +4,7 @@ public static class FleetEndpoints
 {
     public static IEndpointRouteBuilder MapFleet(this IEndpointRouteBuilder app)
     {
-        var fleet = app.MapGroup("/api/fleet").WithTags("Fleet");
+        var fleet = app.MapGroup("/fleet").WithTags("Fleet");
         fleet.MapGet("/", (FleetView view, CancellationToken ct) => view.SummaryAsync(ct))
             .WithSummary("Per stage x device class: live and busy workers, slots, measured speed, backlog and whether work waits for a worker; then every worker");
         fleet.MapGet("/workers", (FleetView view, CancellationToken ct) => view.WorkersAsync(null, ct))

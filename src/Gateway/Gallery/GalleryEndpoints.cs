@@ -15,7 +15,7 @@ public static class GalleryEndpoints
 
     public static IEndpointRouteBuilder MapGallery(this IEndpointRouteBuilder app)
     {
-        var gallery = app.MapGroup("/api/gallery").WithTags("Gallery");
+        var gallery = app.MapGroup("/gallery").WithTags("Gallery");
         gallery.MapGet("/", List).WithSummary("Pre-aligned hair references (shape and/or color) to pick by id in a hair job");
         gallery.MapGet("/{id}/thumbnail", (string id, GalleryCatalog catalog, CancellationToken ct) => Image(id, thumbnail: true, catalog, ct))
             .WithSummary("A gallery item's thumbnail (PNG)");

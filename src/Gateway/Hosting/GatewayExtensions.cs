@@ -129,16 +129,19 @@ public static class GatewayExtensions
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseTenancy();
-        app.MapOpenApi();
-        app.MapScalarApiReference();
+        app.MapOpenApi().AllowAnonymous();
+        app.MapScalarApiReference().AllowAnonymous();
         app.MapOperationalEndpoints();
-        app.MapJobs();
-        app.MapJobEvents();
-        app.MapBatches();
-        app.MapBatchList();
-        app.MapGallery();
-        app.MapFleet();
-        app.MapModels();
+        // Every /api route is in one of two groups: the tenant's, or the explicit public list (ApiGroups).
+        var api = app.MapTenantApi();
+        api.MapJobs();
+        api.MapJobEvents();
+        api.MapBatches();
+        api.MapBatchList();
+        api.MapFleet();
+        var publicApi = app.MapPublicApi();
+        publicApi.MapGallery();
+        publicApi.MapModels();
         var mode = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.Mode;
         app.Logger.LogInformation("TalkingFace gateway in {Mode} mode", mode);
         return app;

@@ -20,7 +20,7 @@ public static class JobEndpoints
 
     public static IEndpointRouteBuilder MapJobs(this IEndpointRouteBuilder app)
     {
-        var jobs = app.MapGroup("/api/jobs").WithTags("Jobs").RequireTenant();
+        var jobs = app.MapGroup("/jobs").WithTags("Jobs");
 
         jobs.MapPost("/talking-face", SubmitTalkingFace)
             .WithSummary("Submit a talking-face job: multipart field 'audio' plus options")
@@ -32,6 +32,7 @@ public static class JobEndpoints
             .WithSummary("Submit a hair job: multipart 'face' image, mode, and a shape and/or color reference: a gallery id ('shapeId', 'colorId') or an image ('shape', 'color')")
             .DisableAntiforgery();
         jobs.MapPost("/probe", SubmitProbe)
+            .WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxProbeBodyBytes)) // two short fields: 413 beyond, never read whole
             .WithSummary("Submit a probe job: no input, one stage that does nothing, served by every worker")
             .WithDescription("Checks a deployment end to end (tenant, database, scheduler, queue, a worker, its events) and measures the " +
                              "pipeline's own cost (bench/load). Optional JSON body: { \"deviceClass\": \"cpu\" | ... | \"auto\", \"priority\": 0-9 }. " +
@@ -93,12 +94,13 @@ public static class JobEndpoints
     {
         var (form, problem) = await SubmitForm.ReadAsync(request, gateway.Value.MaxUploadBytes, ct);
         if (problem is not null) return problem;
-        var face = form!.File("face", k => k.IsImage(), "a photo (JPEG, PNG or WebP)");
+        if (UnsupportedPhoto(form!) is { } unsupported) return unsupported;
+        var face = form!.File("face", k => k.IsSupportedPhoto(), "a photo (JPEG, PNG or WebP)");
         var mode = form.Choice("mode", HairOptions.Modes, "both");
         var shapeId = form.Text("shapeId", 100);
         var colorId = form.Text("colorId", 100);
-        var shape = form.File("shape", k => k.IsImage(), "a reference photo", required: false);
-        var color = form.File("color", k => k.IsImage(), "a reference photo", required: false);
+        var shape = form.File("shape", k => k.IsSupportedPhoto(), "a reference photo", required: false);
+        var color = form.File("color", k => k.IsSupportedPhoto(), "a reference photo", required: false);
         var deviceClass = form.Choice("deviceClass", [.. pipeline.Value.KnownDeviceClasses, DeviceClasses.Auto], DeviceClasses.Auto);
         var priority = form.Integer("priority", 0, 0, 9);
         foreach (var (id, field, use) in new[] { (shapeId, "shapeId", GalleryUses.Shape), (colorId, "colorId", GalleryUses.Color) })
@@ -129,6 +131,20 @@ public static class JobEndpoints
         return await SubmitAsync(submitter, draft, ct);
     }
 
+    /// <summary>415 when a hair job's image is one the stage does not take (GIF, BMP, HEIF, AVIF), before any of it is decoded.</summary>
+    private static IResult? UnsupportedPhoto(SubmitForm form)
+    {
+        foreach (var field in new[] { "face", "shape", "color" })
+            if (form.Files(field).FirstOrDefault(f => f.Kind.IsImage() && !f.Kind.IsSupportedPhoto()) is { } file)
+                return Problems.Status(StatusCodes.Status415UnsupportedMediaType, "Image format not supported",
+                    $"'{file.FileName}' ({field}) is {file.Kind.Describe()}; hair jobs take JPEG, PNG or WebP photos. " +
+                    "Convert it first, e.g. 'convert photo.heic photo.jpg' (ImageMagick) or 'ffmpeg -i photo.avif photo.png'.");
+        return null;
+    }
+
+    /// <summary>Largest JSON body of a probe submit: it has two short fields.</summary>
+    public const int MaxProbeBodyBytes = 4 * 1024;
+
     /// <summary>The optional body of a probe submit.</summary>
     public sealed record ProbeRequest(string? DeviceClass = null, int? Priority = null);
 
@@ -137,7 +153,7 @@ public static class JobEndpoints
         var errors = new Dictionary<string, string[]>();
         string[] classes = [.. pipeline.Value.KnownDeviceClasses, DeviceClasses.Auto];
         var deviceClass = body?.DeviceClass?.Trim() is { Length: > 0 } named ? named : DeviceClasses.Auto;
-        if (!classes.Contains(deviceClass, StringComparer.Ordinal)) errors["deviceClass"] = [$"'{deviceClass}' is not one of: {string.Join(", ", classes)}."];
+        if (!classes.Contains(deviceClass, StringComparer.Ordinal)) errors["deviceClass"] = [$"{Problems.Quote(deviceClass)} is not one of: {string.Join(", ", classes)}."];
         var priority = body?.Priority ?? 0;
         if (priority is < 0 or > 9) errors["priority"] = [$"'{priority}' is not a whole number from 0 to 9."];
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The job request is not valid");
@@ -184,10 +200,10 @@ public static class JobEndpoints
         if (state is not null)
         {
             if (Enum.TryParse<JobState>(state, ignoreCase: true, out var s) && !int.TryParse(state, out _)) stateFilter = s;
-            else errors["state"] = [$"'{state}' is not one of: {string.Join(", ", Enum.GetNames<JobState>().Select(n => n.ToLowerInvariant()))}."];
+            else errors["state"] = [$"{Problems.Quote(state)} is not one of: {string.Join(", ", Enum.GetNames<JobState>().Select(n => n.ToLowerInvariant()))}."];
         }
         if (kind is not null && !JobKinds.All.Contains(kind))
-            errors["kind"] = [$"'{kind}' is not one of: {string.Join(", ", JobKinds.All)}."];
+            errors["kind"] = [$"{Problems.Quote(kind)} is not one of: {string.Join(", ", JobKinds.All)}."];
         var p = page ?? 1;
         var size = pageSize ?? 20;
         if (p < 1) errors["page"] = ["must be 1 or more."];

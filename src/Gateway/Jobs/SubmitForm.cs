@@ -41,7 +41,7 @@ public sealed class SubmitForm
         if (request.ContentLength > maxBytes) return (null, TooLarge(maxBytes));
         if (!request.HasFormContentType)
             return (null, Problems.Status(StatusCodes.Status415UnsupportedMediaType, "Expected a multipart/form-data upload",
-                $"The request's content type is '{request.ContentType ?? "none"}'; send the files as multipart/form-data."));
+                $"The request's content type is {Problems.Quote(request.ContentType ?? "none")}; send the files as multipart/form-data."));
         try
         {
             if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = maxBytes;
@@ -80,7 +80,7 @@ public sealed class SubmitForm
         var value = Value(field).Trim();
         if (value.Length == 0) return fallback;
         if (allowed.Contains(value, StringComparer.Ordinal)) return value;
-        Error(field, $"'{value}' is not one of: {string.Join(", ", allowed)}.");
+        Error(field, $"{Problems.Quote(value)} is not one of: {string.Join(", ", allowed)}.");
         return fallback;
     }
 
@@ -89,7 +89,7 @@ public sealed class SubmitForm
         var value = Value(field).Trim();
         if (value.Length == 0) return fallback;
         if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max) return n;
-        Error(field, $"'{value}' is not a whole number from {min} to {max}.");
+        Error(field, $"{Problems.Quote(value)} is not a whole number from {min} to {max}.");
         return fallback;
     }
 
@@ -98,7 +98,7 @@ public sealed class SubmitForm
         var value = Value(field).Trim();
         if (value.Length == 0) return fallback;
         if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && double.IsFinite(n) && n >= min && n <= max) return n;
-        Error(field, $"'{value}' is not a number from {min} to {max}.");
+        Error(field, $"{Problems.Quote(value)} is not a number from {min} to {max}.");
         return fallback;
     }
 
@@ -209,4 +209,11 @@ public static class Problems
 
     public static IResult NotFound(string what) =>
         Status(StatusCodes.Status404NotFound, "Not found", what);
+
+    /// <summary>Longest piece of a caller's value an error message repeats.</summary>
+    public const int QuoteLength = 40;
+
+    /// <summary>A caller's value quoted for an error message: whole when short, else its start and how long it was (never echoed whole).</summary>
+    public static string Quote(string value) =>
+        value.Length <= QuoteLength ? $"'{value}'" : $"'{value[..QuoteLength]}…' ({value.Length:N0} characters)";
 }

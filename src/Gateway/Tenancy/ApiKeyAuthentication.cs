@@ -4,7 +4,6 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using TalkingFace.Gateway.Persistence;
 
@@ -30,7 +29,10 @@ public static class TenantClaims
 
 /// <summary>
 /// Authenticates the job API. With API keys: <c>Authorization: Bearer KEY</c> or <c>X-Api-Key: KEY</c>, looked up by
-/// SHA-256 (cached for <see cref="TenancyOptions.KeyCacheDuration"/>); revoked or unknown keys get 401.
+/// SHA-256 (valid keys cached in <see cref="ApiKeyCache"/>); revoked or unknown keys get 401. A key not in the cache
+/// costs a database lookup only within the client address's <see cref="KeyLookupLimiter"/> budget, else 429.
+/// Routes marked <see cref="AcceptsStreamToken"/> (a job's event stream) also take <c>?access_token=</c> with a
+/// <see cref="StreamTokens">stream token</see> for that job.
 /// Open mode: every loopback caller is <see cref="Tenants.Local"/>; anyone else gets 401.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
@@ -38,13 +40,13 @@ public sealed class ApiKeyAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     IOptions<TenancyOptions> tenancy,
-    IMemoryCache cache,
+    ApiKeyCache cache,
+    KeyLookupLimiter lookups,
     IServiceScopeFactory scopes) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string KeyHeader = "X-Api-Key";
-
-    private sealed record CachedTenant(Guid Id, string Name, int? RequestsPerSecond, long? MaxUploadBytes);
+    private const string ThrottledItem = "tf:key-lookups-throttled";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -54,24 +56,56 @@ public sealed class ApiKeyAuthenticationHandler(
             // No remote address: an in-process caller (the CLI's embedded gateway, tests).
             if (remote is not null && !IPAddress.IsLoopback(remote))
                 return AuthenticateResult.Fail("this gateway runs open (no API keys) and serves loopback clients only");
-            return Success(new CachedTenant(Tenants.Local, "local", null, null));
+            return Success(new KnownKey(Guid.Empty, "", Tenants.Local, "local", null, null));
         }
 
+        if (ReadStreamToken() is { } token) return await AuthenticateStreamTokenAsync(token);
         var key = ReadKey();
         if (key is null) return AuthenticateResult.NoResult();
         if (!ApiKeys.LooksLikeKey(key)) return AuthenticateResult.Fail("the API key is not valid");
         var hash = ApiKeys.Hash(key);
-        if (!cache.TryGetValue(("api-key", hash), out CachedTenant? tenant))
+        if (cache.TryGetByHash(hash, out var known)) return Success(known!);
+        if (Throttled() is { } throttled) return throttled;
+        known = await LookUpAsync(k => k.Hash == hash);
+        return known is null ? AuthenticateResult.Fail("the API key is unknown or revoked") : Success(known);
+    }
+
+    private async Task<AuthenticateResult> AuthenticateStreamTokenAsync(string token)
+    {
+        var claims = StreamTokens.Read(token);
+        if (claims is null) return AuthenticateResult.Fail("the stream token is not valid");
+        if (!Guid.TryParse(Request.RouteValues["id"]?.ToString(), out var jobId) || jobId != claims.JobId)
+            return AuthenticateResult.Fail("the stream token is for another job");
+        if (claims.ExpiresAt < DateTimeOffset.UtcNow)
+            return AuthenticateResult.Fail("the stream token has expired; ask POST /api/jobs/{id}/stream-token for a new one");
+        if (!cache.TryGetById(claims.KeyId, out var known))
         {
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<JobsDbContext>();
-            tenant = await (from k in db.ApiKeys.AsNoTracking()
-                            join t in db.Tenants.AsNoTracking() on k.TenantId equals t.Id
-                            where k.Hash == hash && k.RevokedAt == null
-                            select new CachedTenant(t.Id, t.Name, t.RequestsPerSecond, t.MaxUploadBytes)).FirstOrDefaultAsync(Context.RequestAborted);
-            cache.Set(("api-key", hash), tenant, tenancy.Value.KeyCacheDuration);
+            if (Throttled() is { } throttled) return throttled;
+            known = await LookUpAsync(k => k.Id == claims.KeyId);
         }
-        return tenant is null ? AuthenticateResult.Fail("the API key is unknown or revoked") : Success(tenant);
+        return known is not null && StreamTokens.Verify(token, known)
+            ? Success(known)
+            : AuthenticateResult.Fail("the stream token is not valid, or its API key was revoked");
+    }
+
+    /// <summary>A failed result when this client address has used up its lookups of uncached keys; null when it may look one up.</summary>
+    private AuthenticateResult? Throttled()
+    {
+        if (lookups.TryAcquire(Context.Connection.RemoteIpAddress, out var retryAfter)) return null;
+        Context.Items[ThrottledItem] = retryAfter;
+        return AuthenticateResult.Fail("too many unknown API keys from this address");
+    }
+
+    private async Task<KnownKey?> LookUpAsync(System.Linq.Expressions.Expression<Func<ApiKeyRecord, bool>> which)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<JobsDbContext>();
+        var known = await (from k in db.ApiKeys.AsNoTracking().Where(which)
+                           join t in db.Tenants.AsNoTracking() on k.TenantId equals t.Id
+                           where k.RevokedAt == null
+                           select new KnownKey(k.Id, k.Hash, t.Id, t.Name, t.RequestsPerSecond, t.MaxUploadBytes)).FirstOrDefaultAsync(Context.RequestAborted);
+        if (known is not null) cache.Add(known); // only valid keys are remembered
+        return known;
     }
 
     private string? ReadKey()
@@ -82,17 +116,36 @@ public sealed class ApiKeyAuthenticationHandler(
         return apiKey.Length > 0 ? apiKey : null;
     }
 
-    private AuthenticateResult Success(CachedTenant tenant)
+    /// <summary>The <c>access_token</c> query value, only on routes that accept a stream token.</summary>
+    private string? ReadStreamToken() =>
+        Context.GetEndpoint()?.Metadata.GetMetadata<AcceptsStreamToken>() is not null &&
+        Request.Query[StreamTokens.QueryName].ToString() is { Length: > 0 } token ? token : null;
+
+    /// <summary>The API key this request was authenticated with; null in open loopback mode.</summary>
+    public static KnownKey? KeyOf(HttpContext context) =>
+        context.Items[typeof(KnownKey)] is KnownKey { KeyId: var id } key && id != Guid.Empty ? key : null;
+
+    private AuthenticateResult Success(KnownKey key)
     {
-        List<Claim> claims = [new(TenantClaims.TenantId, tenant.Id.ToString()), new(TenantClaims.TenantName, tenant.Name)];
-        if (tenant.RequestsPerSecond is { } rps) claims.Add(new(TenantClaims.RequestsPerSecond, rps.ToString(CultureInfo.InvariantCulture)));
-        if (tenant.MaxUploadBytes is { } max) claims.Add(new(TenantClaims.MaxUploadBytes, max.ToString(CultureInfo.InvariantCulture)));
+        Context.Items[typeof(KnownKey)] = key;
+        List<Claim> claims = [new(TenantClaims.TenantId, key.TenantId.ToString()), new(TenantClaims.TenantName, key.TenantName)];
+        if (key.RequestsPerSecond is { } rps) claims.Add(new(TenantClaims.RequestsPerSecond, rps.ToString(CultureInfo.InvariantCulture)));
+        if (key.MaxUploadBytes is { } max) claims.Add(new(TenantClaims.MaxUploadBytes, max.ToString(CultureInfo.InvariantCulture)));
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 
-    /// <summary>401 as problem+json, saying why (missing, unknown or revoked key; not loopback in open mode).</summary>
+    /// <summary>401 as problem+json, saying why (missing, unknown or revoked key; not loopback in open mode); 429 when lookups were throttled.</summary>
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Context.Items[ThrottledItem] is TimeSpan wait)
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            await Results.Problem(statusCode: 429, title: "Too many requests",
+                detail: $"Too many unknown API keys from this address; retry after {seconds} s.").ExecuteAsync(Context);
+            return;
+        }
         var result = await HandleAuthenticateOnceSafeAsync();
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = "Bearer";
@@ -100,6 +153,12 @@ public sealed class ApiKeyAuthenticationHandler(
                      ?? $"This API needs a key: send 'Authorization: Bearer KEY' or '{KeyHeader}: KEY' (talkingface keys create).";
         await Results.Problem(detail: detail, statusCode: 401, title: "API key required").ExecuteAsync(Context);
     }
+}
+
+/// <summary>Endpoint metadata: this route also takes a job-scoped <see cref="StreamTokens">stream token</see> in <c>?access_token=</c>.</summary>
+public sealed class AcceptsStreamToken
+{
+    public static readonly AcceptsStreamToken Instance = new();
 }
 
 /// <summary>The tenant of the current request; resolved by the job API's handlers and by <see cref="Jobs.JobSubmitter"/>.</summary>

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace TalkingFace.Gateway.Tenancy;
 
 public enum AccessMode
@@ -8,7 +10,7 @@ public enum AccessMode
     OpenLoopback,
 }
 
-/// <summary>Bound from the <c>Tenancy</c> configuration section.</summary>
+/// <summary>Bound from the <c>Tenancy</c> configuration section; validated at start.</summary>
 public sealed class TenancyOptions
 {
     public const string Section = "Tenancy";
@@ -17,11 +19,31 @@ public sealed class TenancyOptions
     public AccessMode? Access { get; set; }
 
     /// <summary>Default per-tenant rate of job API requests (token bucket refill per second); a tenant's own limit overrides it.</summary>
+    [Range(1, 1_000_000)]
     public int RequestsPerSecond { get; set; } = 200;
 
     /// <summary>Bucket size as a multiple of the rate: how big a burst is allowed after a quiet spell.</summary>
+    [Range(0.1, 3600)]
     public double BurstSeconds { get; set; } = 2;
 
     /// <summary>How long a checked key is trusted before the database is asked again (revocation takes at most this long).</summary>
     public TimeSpan KeyCacheDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Most keys the gateway remembers at once (only valid keys are remembered; the oldest go first beyond this).</summary>
+    [Range(1, 10_000_000)]
+    public int KeyCacheEntries { get; set; } = 10_000;
+
+    /// <summary>
+    /// Database lookups of keys not in the cache, per client address and second (a token bucket, burst twice this).
+    /// Beyond it a caller gets 429 before any lookup: a flood of made-up keys costs neither queries nor cache entries.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int KeyLookupsPerSecond { get; set; } = 20;
+
+    /// <summary>Requests per client address and second for callers without a valid key (public routes and 401s), burst twice this.</summary>
+    [Range(1, 1_000_000)]
+    public int AnonymousRequestsPerSecond { get; set; } = 50;
+
+    /// <summary>How long a job event-stream token (<c>POST /api/jobs/{id}/stream-token</c>) stays valid.</summary>
+    public TimeSpan StreamTokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -56,6 +56,12 @@ public static class MediaKindExtensions
         MediaKind.Jpeg or MediaKind.Png or MediaKind.WebP or MediaKind.Gif or MediaKind.Bmp or
         MediaKind.Heif or MediaKind.Avif;
 
+    /// <summary>
+    /// The photo formats hair jobs take: JPEG, PNG and WebP, the ones whose canvas the gateway bounds from the header
+    /// and the hair stage decodes. Other images (GIF, BMP, HEIF, AVIF) are refused with 415 and a way to convert them.
+    /// </summary>
+    public static bool IsSupportedPhoto(this MediaKind kind) => kind is MediaKind.Jpeg or MediaKind.Png or MediaKind.WebP;
+
     /// <summary>The MIME type to store or serve the content under.</summary>
     public static string ContentType(this MediaKind kind) => kind switch
     {

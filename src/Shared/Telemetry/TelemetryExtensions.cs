@@ -52,9 +52,10 @@ public static class TelemetryExtensions
     /// <summary><c>/metrics</c>, <c>/health/live</c> (process up) and <c>/health/ready</c> (every dependency answers).</summary>
     public static IEndpointRouteBuilder MapOperationalEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPrometheusScrapingEndpoint();
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteReportAsync });
+        // Operational endpoints are outside /api and open to the cluster (probes, Prometheus): never tenant data.
+        app.MapPrometheusScrapingEndpoint().AllowAnonymous();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = WriteReportAsync }).AllowAnonymous();
         return app;
     }
 

@@ -68,12 +68,13 @@ public sealed class TenantIsolationTests(DistributedServices services)
         while (status != HttpStatusCode.Unauthorized && DateTime.UtcNow < revokedDeadline);
         Assert.Equal(HttpStatusCode.Unauthorized, status);
 
-        // Tenant-independent: liveness, readiness, metrics, fleet.
-        foreach (var path in new[] { "/health/live", "/metrics", "/api/fleet/workers" })
+        // Tenant-independent and open: liveness, metrics, the public catalogues. The fleet view needs a key (worker hosts are not public).
+        foreach (var path in new[] { "/health/live", "/metrics", "/api/models" })
         {
             using var response = await anonymous.GetAsync(path);
             Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode}");
         }
+        using (var response = await anonymous.GetAsync("/api/fleet/workers")) await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
     }
 
     [Fact]
@@ -173,5 +174,112 @@ public sealed class TenantIsolationTests(DistributedServices services)
         await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
         using var fine = await pipeline.Gateway().SubmitTalkingFaceAsync(big, "big.wav");
         Assert.Equal(HttpStatusCode.Accepted, fine.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_stream_token_opens_only_its_own_jobs_event_stream_and_dies_with_its_key()
+    {
+        await using var pipeline = await DistributedPipeline.CreateAsync(services, new Dictionary<string, string?> { ["Tenancy:KeyCacheDuration"] = "00:00:00" });
+        var aliceKey = await pipeline.CreateTenantKeyAsync("alice");
+        var alice = pipeline.GatewayWithKey(aliceKey.Key);
+        var bob = pipeline.Gateway();
+        using var first = await alice.SubmitTalkingFaceAsync(Clip(), "one.wav");
+        var job = await first.ReadJobAsync(HttpStatusCode.Accepted);
+        using var second = await alice.SubmitTalkingFaceAsync(Clip(), "two.wav");
+        var other = await second.ReadJobAsync(HttpStatusCode.Accepted);
+
+        // Without a key the stream is closed; another tenant cannot get a token for it.
+        var anonymous = pipeline.AnonymousGateway();
+        using (var response = await anonymous.GetAsync($"/api/jobs/{job.Id}/events")) await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+        using (var response = await bob.PostAsync($"/api/jobs/{job.Id}/stream-token", null)) await AssertProblemAsync(response, HttpStatusCode.NotFound);
+
+        using var issued = await alice.PostAsync($"/api/jobs/{job.Id}/stream-token", null);
+        Assert.Equal(HttpStatusCode.OK, issued.StatusCode);
+        var answer = JsonDocument.Parse(await issued.Content.ReadAsStringAsync()).RootElement;
+        var url = answer.GetProperty("url").GetString()!;
+        var token = answer.GetProperty("token").GetString()!;
+        Assert.StartsWith($"/api/jobs/{job.Id}/events?access_token=", url);
+        Assert.True(answer.GetProperty("expiresAt").GetDateTimeOffset() > DateTimeOffset.UtcNow);
+
+        // The token opens that stream, as a browser's EventSource would (no headers).
+        using (var stream = await anonymous.GetAsync(url, HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+            Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);
+        }
+        // ... and nothing else: not the job itself, not another job's stream, not a tampered copy.
+        foreach (var wrong in new[]
+                 {
+                     $"/api/jobs/{job.Id}?access_token={Uri.EscapeDataString(token)}",
+                     $"/api/jobs/{job.Id}/artifacts/{ArtifactNames.InputAudio}?redirect=false&access_token={Uri.EscapeDataString(token)}",
+                     $"/api/jobs/{other.Id}/events?access_token={Uri.EscapeDataString(token)}",
+                     $"/api/jobs/{job.Id}/events?access_token={Uri.EscapeDataString(token[..^2] + (token[^2] == 'A' ? "BB" : "AA"))}",
+                     $"/api/jobs/{job.Id}/events?access_token=tfs_garbage",
+                 })
+        {
+            using var response = await anonymous.GetAsync(wrong);
+            await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+        }
+        // Revoking the key ends its tokens.
+        await using (var scope = pipeline.GatewayServices.CreateAsyncScope())
+            Assert.True(await scope.ServiceProvider.GetRequiredService<TenantAdmin>().RevokeAsync(aliceKey.KeyId.ToString()));
+        using (var response = await anonymous.GetAsync(url)) await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task A_flood_of_made_up_keys_is_limited_before_the_database_while_a_good_tenant_keeps_working()
+    {
+        await using var pipeline = await DistributedPipeline.CreateAsync(services, new Dictionary<string, string?>
+        {
+            ["Tenancy:KeyLookupsPerSecond"] = "5",
+            ["Tenancy:AnonymousRequestsPerSecond"] = "5",
+            ["Tenancy:KeyCacheEntries"] = "50",
+        });
+        var good = pipeline.Gateway();
+        using (var warm = await good.GetAsync("/api/jobs")) Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        var cache = pipeline.GatewayServices.GetRequiredService<ApiKeyCache>();
+
+        var statuses = new System.Collections.Concurrent.ConcurrentBag<HttpStatusCode>();
+        var goodStatuses = new System.Collections.Concurrent.ConcurrentBag<HttpStatusCode>();
+        HttpResponseMessage? limited = null;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, 300), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
+        {
+            var response = await pipeline.GatewayWithKey(ApiKeys.NewKey()).GetAsync("/api/jobs", ct);
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests && Interlocked.CompareExchange(ref limited, response, null) is null) return;
+            response.Dispose();
+            if (i % 10 == 0)
+            {
+                using var mine = await good.GetAsync("/api/jobs", ct);
+                goodStatuses.Add(mine.StatusCode);
+            }
+        });
+        var elapsed = clock.Elapsed;
+        // Only the burst (2 x 5) plus what refilled meanwhile reached the database (each such key is a 401); the rest were 429 before any lookup.
+        var looked = statuses.Count(s => s == HttpStatusCode.Unauthorized);
+        Assert.True(looked <= 10 + 5 * Math.Ceiling(elapsed.TotalSeconds + 1), $"{looked} lookups in {elapsed.TotalSeconds:0.0} s");
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        Assert.All(statuses, s => Assert.True(s is HttpStatusCode.TooManyRequests or HttpStatusCode.Unauthorized, s.ToString()));
+        Assert.NotNull(limited);
+        using (limited)
+        {
+            await AssertProblemAsync(limited!, HttpStatusCode.TooManyRequests);
+            Assert.True(limited!.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {limited.Headers.RetryAfter}");
+        }
+        Assert.NotEmpty(goodStatuses);
+        Assert.All(goodStatuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        Assert.Equal(2, cache.Count); // only the good key (by hash and by id): made-up keys never take a cache entry
+
+        // Callers with no key at all meet their address's limit too.
+        var anonymous = pipeline.AnonymousGateway();
+        var anonymousStatuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 40; i++)
+        {
+            using var response = await anonymous.GetAsync("/api/jobs");
+            anonymousStatuses.Add(response.StatusCode);
+        }
+        Assert.Contains(HttpStatusCode.TooManyRequests, anonymousStatuses);
+        using (var mine = await good.GetAsync("/api/jobs")) Assert.Equal(HttpStatusCode.OK, mine.StatusCode);
     }
 }

@@ -132,7 +132,7 @@ public sealed class MultipartUpload : IAsyncDisposable
     private static string Boundary(string? contentType)
     {
         if (!MediaTypeHeaderValue.TryParse(contentType, out var mediaType))
-            throw new MalformedUploadException($"The content type '{contentType}' cannot be parsed.");
+            throw new MalformedUploadException($"The content type {Problems.Quote(contentType ?? "")} cannot be parsed.");
         var boundary = HeaderUtilities.RemoveQuotes(mediaType.Boundary);
         if (StringSegment.IsNullOrEmpty(boundary)) throw new MalformedUploadException("Missing content-type boundary.");
         if (boundary.Length > MaxBoundaryLength) throw new MalformedUploadException($"The multipart boundary is longer than {MaxBoundaryLength} characters.");

@@ -67,10 +67,21 @@ export class JobPanel {
     else this.poll();
   }
 
-  /** Live updates over server-sent events; on any break, one GET decides what happens next. */
-  listen() {
+  /**
+   * Live updates over server-sent events, opened with a job-scoped stream token (EventSource cannot send the API key);
+   * on any break, one GET decides what happens next (an expired token is simply asked for again).
+   */
+  async listen() {
     const id = this.id;
-    const source = new EventSource(jobsApi.eventsUrl(id));
+    let url;
+    try {
+      ({ url } = await jobsApi.streamToken(id));
+    } catch {
+      if (id === this.id) this.poll();
+      return;
+    }
+    if (id !== this.id || this.source) return;
+    const source = new EventSource(url);
     this.source = source;
     this.root.dataset.transport = 'events';
     source.addEventListener('job', (event) => {
