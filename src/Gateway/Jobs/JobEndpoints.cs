@@ -32,7 +32,7 @@ public static class JobEndpoints
             .WithSummary("Submit a hair job: multipart 'face' image, mode, and a shape and/or color reference: a gallery id ('shapeId', 'colorId') or an image ('shape', 'color')")
             .DisableAntiforgery();
         jobs.MapPost("/probe", SubmitProbe)
-            .WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxProbeBodyBytes)) // two short fields: 413 beyond, never read whole
+            .Accepts<ProbeRequest>("application/json")
             .WithSummary("Submit a probe job: no input, one stage that does nothing, served by every worker")
             .WithDescription("Checks a deployment end to end (tenant, database, scheduler, queue, a worker, its events) and measures the " +
                              "pipeline's own cost (bench/load). Optional JSON body: { \"deviceClass\": \"cpu\" | ... | \"auto\", \"priority\": 0-9 }. " +
@@ -148,8 +148,10 @@ public static class JobEndpoints
     /// <summary>The optional body of a probe submit.</summary>
     public sealed record ProbeRequest(string? DeviceClass = null, int? Priority = null);
 
-    private static async Task<IResult> SubmitProbe(HttpRequest request, ProbeRequest? body, JobSubmitter submitter, IOptions<PipelineOptions> pipeline, CancellationToken ct)
+    private static async Task<IResult> SubmitProbe(HttpRequest request, JobSubmitter submitter, IOptions<PipelineOptions> pipeline, CancellationToken ct)
     {
+        var (body, problem) = await JsonBody.ReadAsync<ProbeRequest>(request, MaxProbeBodyBytes, ct);
+        if (problem is not null) return problem;
         var errors = new Dictionary<string, string[]>();
         string[] classes = [.. pipeline.Value.KnownDeviceClasses, DeviceClasses.Auto];
         var deviceClass = body?.DeviceClass?.Trim() is { Length: > 0 } named ? named : DeviceClasses.Auto;

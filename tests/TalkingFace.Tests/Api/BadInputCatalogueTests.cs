@@ -70,6 +70,25 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
         return client.PostAsync(path, content);
     }
 
+    /// <summary>A 24-bit BMP header (BITMAPINFOHEADER) declaring <paramref name="width"/> x <paramref name="height"/>, with a few pixel bytes.</summary>
+    private static byte[] BmpDeclaring(int width, int height)
+    {
+        var bmp = new byte[54 + 64];
+        "BM"u8.CopyTo(bmp);
+        BinaryPrimitives.WriteUInt32LittleEndian(bmp.AsSpan(2), (uint)bmp.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(bmp.AsSpan(10), 54);
+        BinaryPrimitives.WriteUInt32LittleEndian(bmp.AsSpan(14), 40);
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(18), width);
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(22), height);
+        BinaryPrimitives.WriteUInt16LittleEndian(bmp.AsSpan(26), 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(bmp.AsSpan(28), 24);
+        return bmp;
+    }
+
+    /// <summary>The start of an ISO base media file with an image brand (HEIF's "heic", AVIF's "avif").</summary>
+    private static byte[] IsoImage(string brand) =>
+        [0, 0, 0, 24, .. Ascii("ftyp"), .. Ascii(brand), 0, 0, 0, 0, .. Ascii("mif1"), .. Ascii(brand), .. new byte[256]];
+
     /// <summary>A PNG whose IHDR declares another size, with a valid CRC: a decompression bomb when the size is huge.</summary>
     private static byte[] PngDeclaring(uint width, uint height)
     {
@@ -157,6 +176,11 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
         new("image", "JPEG without its quantization tables", c => Hair(c, CorruptImages.JpegWithoutQuantizationTables(Face), "no-tables.jpg"), HttpStatusCode.BadRequest, "does not decode"),
         new("image", "shape reference whose pixel data is garbage", c => Hair(c, Face, "face.jpg", "shape", CorruptImages.PngWithGarbagePixels(Png)), HttpStatusCode.BadRequest, "does not decode"),
         new("image", "WebP shorter than its RIFF header says", c => Hair(c, [.. Ascii("RIFF"), 0xFF, 0xFF, 0x00, 0x00, .. Ascii("WEBPVP8 "), .. new byte[40]], "short.webp"), HttpStatusCode.BadRequest, "shorter"),
+        new("image", "GIF decompression bomb (65535 x 65535 declared)", c => Hair(c, [.. Ascii("GIF89a"), 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, .. new byte[64]], "bomb.gif"),
+            HttpStatusCode.UnsupportedMediaType, "JPEG, PNG or WebP"),
+        new("image", "BMP declaring 100000 x 100000", c => Hair(c, BmpDeclaring(100_000, 100_000), "bomb.bmp"), HttpStatusCode.UnsupportedMediaType, "JPEG, PNG or WebP"),
+        new("image", "HEIF photo as the face", c => Hair(c, IsoImage("heic"), "photo.heic"), HttpStatusCode.UnsupportedMediaType, "convert"),
+        new("image", "AVIF image as the shape reference", c => Hair(c, Face, "face.jpg", "shape", IsoImage("avif")), HttpStatusCode.UnsupportedMediaType, "JPEG, PNG or WebP"),
         new("image", "WAV as the shape reference", c => Hair(c, Face, "face.jpg", "shape", Clip()), HttpStatusCode.BadRequest, "WAV"),
         new("image", "unknown mode", c => Hair(c, Face, "face.jpg", "bald"), HttpStatusCode.BadRequest, "bald"),
         new("image", "SQL-ish gallery id", c => c.Client.PostAsync("/api/jobs/hair", GatewayApi.Form([("face", "f.jpg", Face)], ("mode", "shape"), ("shapeId", Sql))), HttpStatusCode.BadRequest, "shapeId"),
@@ -185,6 +209,10 @@ public sealed class BadInputCatalogueTests(DistributedServices services)
             form.Add(body, "audio", "endless.wav");
             return c.Client.PostAsync("/api/jobs/talking-face", form);
         }, HttpStatusCode.RequestEntityTooLarge, "limit"),
+        new("request", "a 50 MB JSON probe body", c => Raw(c.Client, "/api/jobs/probe", "application/json",
+            [.. Ascii("{\"deviceClass\":\""), .. Enumerable.Repeat((byte)'x', 50 * 1024 * 1024), .. Ascii("\"}")]), HttpStatusCode.RequestEntityTooLarge, "too large"),
+        new("request", "a probe body with a 3000-character device class", c => Raw(c.Client, "/api/jobs/probe", "application/json",
+            Ascii($$"""{"deviceClass":"{{new string('q', 3000)}}"}""")), HttpStatusCode.BadRequest, "3,000 characters"),
         new("request", "path-traversal file name", c => Audio(c, Clip(), "../../../etc/passwd.wav"), HttpStatusCode.Accepted, "",
             (c, job) => job.InputName == "passwd.wav" && job.Artifacts.All(a => !a.Url.Contains("..", StringComparison.Ordinal)) ? null : $"input name '{job.InputName}' kept the path"),
         new("request", "a 400-character file name", c => Audio(c, Clip(), new string('n', 396) + ".wav"), HttpStatusCode.Accepted, "",
