@@ -38,6 +38,10 @@ public sealed class StandaloneGateway : IAsyncDisposable
             ["Logging:LogLevel:Default"] = verbose ? "Information" : "Warning",
             ["Logging:LogLevel:Microsoft"] = "Warning",
             ["Logging:LogLevel:Microsoft.AspNetCore.StaticFiles"] = "Error",
+            // Authentication registers ASP.NET data protection, which makes a key ring in ~/.aspnet on a machine's first
+            // run and warns that it is unencrypted; the embedded gateway protects nothing with it (no cookies, no
+            // antiforgery; stream tokens are signed per API key), so that warning is noise on the CLI's console.
+            ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Error",
             ["Logging:LogLevel:MassTransit"] = verbose ? "Warning" : "Error",
             // A failed stage is reported in the job itself; its warning log would say it twice.
             ["Logging:LogLevel:TalkingFace"] = verbose ? "Information" : "Error",
