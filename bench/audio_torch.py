@@ -77,8 +77,8 @@ def main():
         x16 = torchaudio.functional.resample(torch.from_numpy(x), rate, 16000)
         inputs.append(x16.contiguous())
 
-    # fbank of samples scaled by the manifest's waveformScale (1 for our fixed-seed models; 32768 for a real
-    # Fast-HuBERT checkpoint built with its exact recipe), as the C# FeatureExtractor does
+    # fbank of samples scaled by the manifest's waveformScale (32768 for Fast-HuBERT graphs, as upstream; 1 when absent)
+    # as the C# FeatureExtractor does
     fbank_scale = float(((manifest.get("input") or {}).get("fbank") or {}).get("waveformScale", 1.0))
 
     def features(x16):

@@ -29,6 +29,14 @@ coefficients per 25 fps frame with `PitchContourVAEModel` (modules/audio2motion/
   * output = decoder output * y_mask (GeneFace++ passes mask 1 to the flow and the decoder at inference and only
     multiplies the result by the mask), [B, T, 64].
 
+GeneFace++'s other variant, `VAEModel` (its genefacepp_infer.py builds it when the checkpoint's config has no
+`use_pitch: true`), is built here too (config `variant`): no F0 at all (no pitch_embed / pitch_encoder, so the
+graph has no `f0` input), no cond_proj and no amp embeddings; `mel_encoder` is Conv1d(D -> 64, k3, no bias) ->
+BatchNorm1d(64) -> GELU -> Conv1d(64 -> 64, k3, no bias) and its output is g [B, 64, T] itself (the FVAE's
+gin_channels is 64); its `blink_embed` Embedding(2, 64) is saved but never used by forward. Its features are
+halved with `F.interpolate(..., scale_factor=0.5, mode="linear")` (align_corners False), which for an even input
+is the mean of frames 2t and 2t+1 (written as that mean in the graph).
+
 GeneFace++ cuts HuBERT to a multiple of 8 frames at 50 Hz (T a multiple of 4 at 25 Hz); g_pre_net and the x4
 transposed conv need T to be a multiple of 4. The FVAE encoder (training only) is not built.
 
@@ -46,10 +54,18 @@ import torch
 from torch import nn
 
 # ------------------------------------------------------------------------------------------------ contracts
-# name -> what the model takes. featureRate 50 = HuBERT frames, halved inside the graph.
+# name -> what the model takes. featureRate 50 = HuBERT frames, halved inside the graph. `variant` is the
+# GeneFace++ class the weights come from (a checkpoint's keys decide it over the contract's default).
+PITCH_VARIANT = "PitchContourVAEModel"
+PLAIN_VARIANT = "VAEModel"
+VARIANTS = (PITCH_VARIANT, PLAIN_VARIANT)
 CONTRACTS = {
-    "geneface-a2m": {"featureDim": 1024, "featureRate": 50, "featureModels": ["hubert-large", "hubert-large-int8"]},
-    "geneface-a2m-fast": {"featureDim": 768, "featureRate": 25, "featureModels": ["fast-hubert", "fast-hubert-int8"]},
+    "geneface-a2m": {"featureDim": 1024, "featureRate": 50, "featureModels": ["hubert-large", "hubert-large-int8"],
+                     "variant": PITCH_VARIANT},
+    "geneface-a2m-fast": {"featureDim": 768, "featureRate": 25, "featureModels": ["fast-hubert", "fast-hubert-int8"],
+                          "variant": PITCH_VARIANT},
+    "geneface-a2m-vae": {"featureDim": 1024, "featureRate": 50, "featureModels": ["hubert-large", "hubert-large-int8"],
+                         "variant": PLAIN_VARIANT},
 }
 FRAME_RATE = 25
 EXP_DIM = 64
@@ -68,15 +84,20 @@ F0_MEL_MIN = 1127.0 * math.log(1.0 + F0_MIN / 700.0)
 F0_MEL_MAX = 1127.0 * math.log(1.0 + F0_MAX / 700.0)
 
 
-def full_config(contract):
+def full_config(contract, variant=None):
     c = CONTRACTS[contract]
+    variant = variant or c["variant"]
+    if variant not in VARIANTS:
+        raise ValueError(f"variant {variant!r} is not one of {VARIANTS}")
+    plain = variant == PLAIN_VARIANT
     return {
+        "variant": variant,
         "audio_in_dim": c["featureDim"],
         "feature_rate": c["featureRate"],
-        "feat_dim": 128,
-        "pitch_vocab": 300,
+        "feat_dim": 64 if plain else 128,
+        "pitch_vocab": 0 if plain else 300,
         "blink_vocab": 2,
-        "use_mouth_amp_embed": True,
+        "use_mouth_amp_embed": not plain,
         "use_eye_amp_embed": False,
         "latent_channels": LATENT_CHANNELS,
         "latent_stride": LATENT_DOWNSAMPLE,
@@ -100,8 +121,8 @@ def full_config(contract):
 DEMO_SHRINK = {"decoder_hidden": 64, "flow_hidden": 32}
 
 
-def config_for(contract, size):
-    cfg = full_config(contract)
+def config_for(contract, size, variant=None):
+    cfg = full_config(contract, variant)
     if size == "demo":
         cfg.update(DEMO_SHRINK)
     elif size != "full":
@@ -128,6 +149,10 @@ def f0_to_coarse_reference(f0):
     mel[pos] = (mel[pos] - F0_MEL_MIN) * (F0_BIN - 2) / (F0_MEL_MAX - F0_MEL_MIN) + 1
     mel = np.clip(mel, 1, F0_BIN - 1)
     return np.floor(mel + 0.5).astype(np.int64)
+
+
+def uses_f0(config):
+    return config.get("variant", PITCH_VARIANT) == PITCH_VARIANT
 
 
 def halve_50hz(track):
@@ -248,15 +273,23 @@ def _conv_bn_gelu_conv(cin, width):
 
 
 class GeneFaceA2M(nn.Module):
-    """features [B, F, D], f0 [B, T] (Hz, 25 Hz, 0 = unvoiced), mask [B, T], z [B, 16, T/4] -> exp [B, T, 64].
+    """PitchContourVAEModel: features [B, F, D], f0 [B, T] (Hz, 25 Hz, 0 = unvoiced), mask [B, T], z [B, 16, T/4]
+    -> exp [B, T, 64]. VAEModel (config variant): features, mask, z -> exp (no f0).
 
-    F = 2T for 50 Hz features (halved here, frames 0, 2, ...), F = T for 25 Hz features."""
+    F = 2T for 50 Hz features (halved here: frames 0, 2, ... for PitchContourVAEModel, the mean of frames 2t and
+    2t + 1 for VAEModel, as their nearest / linear downsamplers do), F = T for 25 Hz features."""
 
     def __init__(self, config):
         super().__init__()
         c = self.config = copy.deepcopy(config)
         w = c["feat_dim"]
+        self.uses_f0 = uses_f0(c)
+        # modules in GeneFace++'s order (which also fixes what a seed draws)
         self.mel_encoder = _conv_bn_gelu_conv(c["audio_in_dim"], w)
+        if not self.uses_f0:  # VAEModel: mel_encoder's output is the conditioning itself
+            self.blink_embed = nn.Embedding(c["blink_vocab"], w)
+            self.vae = FVAEInference(c)
+            return
         self.pitch_embed = nn.Embedding(c["pitch_vocab"], w)
         self.pitch_encoder = _conv_bn_gelu_conv(w, w)
         self.blink_embed = nn.Embedding(c["blink_vocab"], w)
@@ -280,7 +313,15 @@ class GeneFaceA2M(nn.Module):
             parts.append(c["eye_amp"] * self.eye_amp_embed)
         return torch.cat(parts, 0)
 
-    def forward(self, features, f0, mask, z):
+    def forward(self, features, *rest):
+        """(features, f0, mask, z) for PitchContourVAEModel, (features, mask, z) for VAEModel."""
+        if not self.uses_f0:
+            mask, z = rest
+            if self.config["feature_rate"] == 2 * FRAME_RATE:  # F.interpolate linear x0.5 on 2T frames
+                features = 0.5 * (features[:, 0::2] + features[:, 1::2])
+            g = self.mel_encoder(features.transpose(1, 2))                                      # [B, 64, T]
+            return self.vae(z, g).transpose(1, 2) * mask.unsqueeze(-1)
+        f0, mask, z = rest
         if self.config["feature_rate"] == 2 * FRAME_RATE:
             features = features[:, ::2]
         cond = self.mel_encoder(features.transpose(1, 2)).transpose(1, 2)                     # [B, T, 128]
@@ -300,11 +341,11 @@ def build(contract, size="demo", config=None):
 
 
 def demo_batchnorm_stats(model, seed):
-    """Fixed-seed running stats and affine for the two BatchNorms (torch's defaults would make them an identity
+    """Fixed-seed running stats and affine for the BatchNorms (torch's defaults would make them an identity
     that a parity test could not tell apart from a missing layer)."""
     g = torch.Generator().manual_seed(seed + 1000)
     with torch.no_grad():
-        for bn in (model.mel_encoder[1], model.pitch_encoder[1]):
+        for bn in (model.mel_encoder[1],) + ((model.pitch_encoder[1],) if model.uses_f0 else ()):
             n = bn.num_features
             bn.running_mean.copy_(0.1 * torch.randn(n, generator=g))
             bn.running_var.copy_(0.5 + torch.rand(n, generator=g))
@@ -368,19 +409,30 @@ def _fold_weight_norm(state):
 
 def config_from_state(state, contract):
     """The hyper-parameters a GeneFace++ state dict implies (widths, layer counts, kernels, amp embeddings)."""
+    # PitchContourVAEModel has pitch_embed / pitch_encoder / cond_proj; VAEModel (use_pitch false) has neither
+    variant = PITCH_VARIANT if "pitch_embed.weight" in state else PLAIN_VARIANT
+    if variant == PLAIN_VARIANT and any(k.startswith(("pitch_encoder.", "cond_proj.")) for k in state):
+        raise ValueError("the checkpoint has pitch_encoder / cond_proj but no pitch_embed.weight: neither GeneFace++'s "
+                         "PitchContourVAEModel nor its VAEModel")
+
     def shape(k):
         if k not in state:
-            raise ValueError(f"the checkpoint has no {k}: not a GeneFace++ PitchContourVAEModel "
+            raise ValueError(f"the checkpoint has no {k}: not a GeneFace++ {variant} "
                              f"(keys: {', '.join(list(state)[:8])} ...)")
         return tuple(state[k].shape)
 
-    cfg = full_config(contract)
-    w, d, _ = shape("mel_encoder.0.weight")
+    cfg = full_config(contract, variant)
+    _, d, _ = shape("mel_encoder.0.weight")
+    w = shape("mel_encoder.3.weight")[0]
     cfg["feat_dim"], cfg["audio_in_dim"] = w, d
-    cfg["pitch_vocab"] = shape("pitch_embed.weight")[0]
     cfg["blink_vocab"] = shape("blink_embed.weight")[0]
-    cfg["use_mouth_amp_embed"] = "mouth_amp_embed" in state
-    cfg["use_eye_amp_embed"] = "eye_amp_embed" in state
+    if variant == PITCH_VARIANT:
+        cfg["pitch_vocab"] = shape("pitch_embed.weight")[0]
+        cfg["use_mouth_amp_embed"] = "mouth_amp_embed" in state
+        cfg["use_eye_amp_embed"] = "eye_amp_embed" in state
+    elif shape("vae.g_pre_net.0.weight")[1] != w:
+        raise ValueError(f"VAEModel checkpoint: g_pre_net takes {shape('vae.g_pre_net.0.weight')[1]} channels, "
+                         f"mel_encoder gives {w}")
     cfg["latent_channels"], cfg["decoder_hidden"], cfg["latent_stride"] = shape("vae.decoder.pre_net.0.weight")
     cfg["out_dim"] = shape("vae.decoder.out_proj.weight")[0]
     cfg["decoder_kernel"] = shape("vae.decoder.wn.in_layers.0.weight")[2]
@@ -420,7 +472,7 @@ def load_checkpoint(path, contract, blink=0, mouth_amp=MOUTH_AMP, eye_amp=EYE_AM
     if not 0 <= blink < cfg["blink_vocab"]:
         raise ValueError(f"blink {blink} is not a row of blink_embed ({cfg['blink_vocab']} rows)")
     model, _ = build(contract, config=cfg)
-    own = model.state_dict()
+    own = model.state_dict()  # VAEModel: blink_embed is kept (it is in the checkpoint) though forward never reads it
     dropped = sorted(k for k in state if k not in own)
     unexpected = [k for k in dropped
                   if not (k.startswith("vae.encoder.") or k.endswith("num_batches_tracked"))]
@@ -436,6 +488,7 @@ def load_checkpoint(path, contract, blink=0, mouth_amp=MOUTH_AMP, eye_amp=EYE_AM
         "droppedTrainingOnly": len(dropped),
         "weightNormFolded": sum(1 for k in raw if k.endswith(("weight_g", "original0"))),
         "outProj": sliced or "64 rows (exp model)",
+        "variant": cfg["variant"],
     }
     return model.eval(), cfg, report
 

@@ -4,7 +4,8 @@ Needs Debian's python3-torch and python3-torchaudio (run with /usr/bin/python3).
 
 Every model is wrapped so that it takes ONE float32 input and returns ONE float32 output:
   * HuBERT:      waveform [batch, samples] (16 kHz, per-utterance zero-mean/unit-variance) -> features [batch, frames, D], 50 Hz
-  * Fast-HuBERT: fbank    [batch, time, 80] (raw Kaldi log-mel of the [-1, 1] waveform, 100 Hz) -> features [batch, frames, 768], 25 Hz
+  * Fast-HuBERT: fbank    [batch, time, 80] (raw Kaldi log-mel of the waveform times input.fbank.waveformScale,
+                 32768 by default as Fast-HuBERT computes it, 100 Hz) -> features [batch, frames, 768], 25 Hz
 """
 import copy
 import math
@@ -23,10 +24,11 @@ def hubert_conv_layers(channels):
 
 
 # Fast-HuBERT computes fbank from int16-scaled samples (its utils/extract_fbank.py multiplies the [-1, 1]
-# waveform by 2**15 before torchaudio.compliance.kaldi.fbank) and its CMVN stats on that. Our demo graphs take
-# the fbank of the [-1, 1] waveform; log-mel power of 2**15 * x equals that of x plus 2*ln(2**15) in every bin
-# above Kaldi's floor (float32 epsilon on the mel energy), so build.py shifts a real checkpoint's CMVN mean by
-# this constant unless told the caller feeds int16-scale fbank (--fbank-scale 32768).
+# waveform by 2**15 before torchaudio.compliance.kaldi.fbank) and its CMVN stats on that. Our Fast-HuBERT graphs take
+# the fbank of the samples times this scale too (the manifest's input.fbank.waveformScale, which the C# KaldiFbank
+# applies). log-mel power of 2**15 * x equals that of x plus 2*ln(2**15) in every bin above Kaldi's floor (float32
+# epsilon on the mel energy) but not in floored bins, so folding the scale into the CMVN instead
+# (build.py --fbank-scale 1) is only approximate.
 FAST_HUBERT_WAVEFORM_SCALE = 2.0 ** 15
 LOG_POWER_SHIFT = 2.0 * math.log(FAST_HUBERT_WAVEFORM_SCALE)
 
@@ -211,20 +213,26 @@ class FastHubert(nn.Module):
         return x
 
 
-def demo_cmvn(num_bins=80):
-    """Fixed demo CMVN stats: a smooth, plausible log-mel profile for [-1, 1] speech (not measured on data)."""
+def demo_cmvn(num_bins=80, waveform_scale=FAST_HUBERT_WAVEFORM_SCALE):
+    """Fixed demo CMVN stats: a smooth, plausible log-mel profile of speech (not measured on data), for fbank of
+    samples times `waveform_scale`: at [-1, 1] scale the mean falls from -4 at bin 0 to -9 at bin 79."""
     k = torch.arange(num_bins, dtype=torch.float32)
-    mean = -4.0 - 5.0 * k / (num_bins - 1)     # -4 at the lowest bin down to -9 at the highest
+    mean = -4.0 - 5.0 * k / (num_bins - 1) + 2.0 * math.log(waveform_scale)
     std = torch.full((num_bins,), 3.0)
     return mean, std
 
 
-def build(architecture, size):
+def build(architecture, size, overrides=None):
     """The torch module for `architecture` at `size` ("full" or "demo"), in eval mode, weights uninitialised
-    (torch defaults under whatever seed the caller set)."""
+    (torch defaults under whatever seed the caller set). `overrides`: builder arguments a checkpoint decides
+    (checkpoints.architecture_overrides, e.g. extractor_conv_bias False for fairseq / torchaudio HuBERT-large)."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")
     config = copy.deepcopy(CONFIGS[size][architecture])
+    for key, value in (overrides or {}).items():
+        if key not in config:
+            raise ValueError(f"{architecture} has no builder argument {key!r}")
+        config[key] = value
     contract_dim = CONTRACT[architecture]["featureDim"]
     projection_to = contract_dim if size == "demo" else None
     if architecture == "fast-hubert":

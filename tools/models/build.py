@@ -54,12 +54,14 @@ def sha256_of(path):
     return h.hexdigest()
 
 
-def io_spec(architecture):
-    """(manifest input section, input name, input shape, ONNX dynamic axes) for an architecture."""
+def io_spec(architecture, fbank_scale=archs.FAST_HUBERT_WAVEFORM_SCALE):
+    """(manifest input section, input name, input shape, ONNX dynamic axes) for an architecture. Fast-HuBERT's
+    input.fbank.waveformScale is what the caller multiplies the [-1, 1] samples by before the fbank (the C#
+    KaldiFbank's FbankOptions.Scale)."""
     contract = archs.CONTRACT[architecture]
     if architecture == "fast-hubert":
         inp = {"name": "fbank", "kind": "fbank", "sampleRate": 16000, "normalizeWaveform": False,
-               "fbank": {"numMelBins": 80, "frameLengthMs": 25, "frameShiftMs": 10}}
+               "fbank": {"numMelBins": 80, "frameLengthMs": 25, "frameShiftMs": 10, "waveformScale": fbank_scale}}
         shape = ["batch", "time", 80]
         axes = {0: "batch", 1: "time"}
     else:
@@ -73,7 +75,7 @@ def io_spec(architecture):
 def dummy_input(architecture):
     g = torch.Generator().manual_seed(1234)
     if architecture == "fast-hubert":
-        return torch.randn(1, 203, 80, generator=g) - 8.0
+        return torch.randn(1, 203, 80, generator=g) + 12.0
     return torch.randn(1, 16000, generator=g)
 
 
@@ -96,7 +98,7 @@ def export_onnx(model, architecture, path, opset):
     raise last_error
 
 
-def input_notes(architecture, fbank_scale=1.0):
+def input_notes(architecture, fbank_scale):
     if architecture == "fast-hubert":
         return {
             "fbankOptions": {
@@ -122,7 +124,7 @@ def camel(key):
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def manifest_config(architecture, size, config, model, cmvn_note, weights_note, seed, fbank_scale=1.0):
+def manifest_config(architecture, size, config, model, cmvn_note, weights_note, seed, fbank_scale):
     """The manifest's free-form `config`: every hyper-parameter (camelCase of the builder's argument names),
     how the input must be prepared, what the output is, and for demo models what was shrunk."""
     c = {"size": size, "weights": weights_note, "seed": seed}
@@ -180,10 +182,8 @@ def write_manifest(folder, manifest):
 
 def base_manifest(name, version, architecture, onnx_path, precision, demo, licence, source, quantized_from,
                   opset, config):
-    inp, shape, _, out = io_spec(architecture)
-    if inp.get("fbank") is not None:
-        # The C# fbank multiplies the samples by this before the log-mel (FbankOptions.Scale).
-        inp["fbank"]["waveformScale"] = ((config or {}).get("fbankOptions") or {}).get("waveformScale", 1.0)
+    fbank_scale = ((config or {}).get("fbankOptions") or {}).get("waveformScale", archs.FAST_HUBERT_WAVEFORM_SCALE)
+    inp, shape, _, out = io_spec(architecture, fbank_scale)
     return {
         "name": name, "version": version, "task": "audio-features", "architecture": architecture,
         "file": onnx_path.name, "sha256": sha256_of(onnx_path), "sizeBytes": onnx_path.stat().st_size,
@@ -196,7 +196,7 @@ def base_manifest(name, version, architecture, onnx_path, precision, demo, licen
 
 
 # ------------------------------------------------------------------------------------------------ verification
-def verify(model, architecture, size):
+def verify(model, architecture, size, config):
     """Check the wrapper against torchaudio's own builders and the HF output semantics; prints max abs diffs."""
     torch.manual_seed(99)
     with torch.no_grad():
@@ -237,7 +237,13 @@ def verify(model, architecture, size):
         if size != "full":
             return
         # against torchaudio's builder with the same weights
-        if architecture == "hubert-large":
+        if architecture == "hubert-large" and not config["extractor_conv_bias"]:
+            reference = torchaudio.models.hubert_large().eval()
+            reference.load_state_dict(inner.state_dict(), strict=True)
+            ref, _ = reference(wav)
+            print(f"  verify hubert-large (no conv bias) vs torchaudio.models.hubert_large(): max abs diff "
+                  f"{float((unprojected - ref).abs().max()):.3g}")
+        elif architecture == "hubert-large":
             reference = torchaudio.models.hubert_large().eval()
             state = {k: v for k, v in inner.state_dict().items()
                      if not (k.startswith("feature_extractor.conv_layers.") and k.endswith(".conv.bias"))}
@@ -261,14 +267,34 @@ def verify(model, architecture, size):
 
 
 # ------------------------------------------------------------------------------------------------ main
-def seeded_model(architecture, size, seed):
-    """The fixed-seed (demo-weights) torch model exactly as build.py exports it, with demo CMVN for Fast-HuBERT."""
+def seeded_model(architecture, size, seed, overrides=None, fbank_scale=archs.FAST_HUBERT_WAVEFORM_SCALE):
+    """The fixed-seed (demo-weights) torch model exactly as build.py exports it, with demo CMVN (for fbank of
+    samples times `fbank_scale`) for Fast-HuBERT."""
     torch.manual_seed(seed)
-    model, config = archs.build(architecture, size)
+    model, config = archs.build(architecture, size, overrides)
     if architecture == "fast-hubert":
-        mean, std = archs.demo_cmvn()
+        mean, std = archs.demo_cmvn(waveform_scale=fbank_scale)
         model.set_cmvn(mean, std)
     return model.eval(), config
+
+
+def set_fast_hubert_cmvn(model, cmvn_path, cmvn_scale, fbank_scale):
+    """Puts Fast-HuBERT's global CMVN stats (computed on fbank of samples times `cmvn_scale`) into the graph, which
+    takes fbank of samples times `fbank_scale`; returns the manifest's config.cmvn note."""
+    mean, std = checkpoints.load_cmvn(cmvn_path)
+    # log-mel power of c * x is that of x plus 2 ln c (above the float32-epsilon floor)
+    shift = 2.0 * math.log(cmvn_scale / fbank_scale)
+    model.set_cmvn(mean - shift, std)
+    note = {"inGraph": True, "source": f"{os.path.basename(cmvn_path)} (sha256 {sha256_of(cmvn_path)})",
+            "statsWaveformScale": cmvn_scale, "meanShiftedBy": -shift}
+    if shift:
+        note["approximation"] = (
+            f"the stats are of fbank of {cmvn_scale:g}-scaled samples, the graph takes fbank of "
+            f"{fbank_scale:g}-scaled samples: the mean is shifted by 2 ln({cmvn_scale:g} / "
+            f"{fbank_scale:g}). Exact except in bins whose mel energy is under Kaldi's float32-epsilon "
+            f"floor (digital silence, empty bands), which the checkpoint saw at a different level. "
+            f"Build with --fbank-scale {cmvn_scale:g} (the default) for Fast-HuBERT's exact recipe")
+    return note
 
 
 def build_one(args, architecture):
@@ -276,7 +302,10 @@ def build_one(args, architecture):
     out_root = Path(args.out) if args.out else DEFAULT_OUT[size]
     version = args.version or DEFAULT_VERSION[size]
     name = args.name if args.name and len(args.models) == 1 else architecture
-    model, config = seeded_model(architecture, size, args.seed)
+    overrides = {}
+    if args.checkpoint:  # what the checkpoint decides about the graph (conv biases or not)
+        overrides = checkpoints.architecture_overrides(checkpoints.load_state_dict(args.checkpoint), architecture)
+    model, config = seeded_model(architecture, size, args.seed, overrides, args.fbank_scale)
     cmvn_note = None
     if args.checkpoint:
         fmt = checkpoints.load_into(model, architecture, args.checkpoint)
@@ -287,19 +316,7 @@ def build_one(args, architecture):
         weights_note = source
         licence = args.licence
         if architecture == "fast-hubert" and fmt != "ours":
-            mean, std = checkpoints.load_cmvn(args.cmvn)
-            # log-mel power of c * x is that of x plus 2 ln c (above the float32-epsilon floor)
-            shift = 2.0 * math.log(args.cmvn_scale / args.fbank_scale)
-            model.set_cmvn(mean - shift, std)
-            cmvn_note = {"inGraph": True, "source": f"{os.path.basename(args.cmvn)} (sha256 {sha256_of(args.cmvn)})",
-                         "statsWaveformScale": args.cmvn_scale, "meanShiftedBy": -shift}
-            if shift:
-                cmvn_note["approximation"] = (
-                    f"the stats are of fbank of {args.cmvn_scale:g}-scaled samples, the graph takes fbank of "
-                    f"{args.fbank_scale:g}-scaled samples: the mean is shifted by 2 ln({args.cmvn_scale:g} / "
-                    f"{args.fbank_scale:g}). Exact except in bins whose mel energy is under Kaldi's float32-epsilon "
-                    f"floor (digital silence, empty bands), which the checkpoint saw at a different level. "
-                    f"Build with --fbank-scale {args.cmvn_scale:g} for Fast-HuBERT's exact recipe")
+            cmvn_note = set_fast_hubert_cmvn(model, args.cmvn, args.cmvn_scale, args.fbank_scale)
         elif architecture == "fast-hubert":
             cmvn_note = {"inGraph": True, "source": "taken from the checkpoint (our own state dict)"}
     else:
@@ -310,11 +327,14 @@ def build_one(args, architecture):
         weights_note = f"demo: fixed-seed random weights (torch.manual_seed({args.seed})), untrained; outputs mean nothing"
         licence = args.licence or "none needed: random fixed-seed weights generated by this repository's tools/models/build.py; no third-party weights"
         if architecture == "fast-hubert":
-            cmvn_note = {"inGraph": True, "source": "demo: fixed stats (mean falls linearly from -4 at bin 0 to -9 at "
-                                                    "bin 79, std 3), not measured on data"}
+            cmvn_note = {"inGraph": True, "statsWaveformScale": args.fbank_scale,
+                         "source": f"demo: fixed stats, not measured on data: std 3, mean falling linearly from -4 at "
+                                   f"bin 0 to -9 at bin 79 for fbank of [-1, 1] samples, plus 2 ln({args.fbank_scale:g}) "
+                                   f"= {2 * math.log(args.fbank_scale):.4f} for the fbank of samples times "
+                                   f"{args.fbank_scale:g} that the graph takes"}
     model.eval()
     if args.verify:
-        verify(model, architecture, size)
+        verify(model, architecture, size, config)
 
     folder = out_root / name / version
     onnx_path = folder / "model.onnx"
@@ -323,8 +343,7 @@ def build_one(args, architecture):
     export_s = time.perf_counter() - t0
     onnx.checker.check_model(str(onnx_path))
     config_json = manifest_config(architecture, size, config, model, cmvn_note, weights_note,
-                                  None if args.checkpoint else args.seed,
-                                  args.fbank_scale if args.checkpoint else 1.0)
+                                  None if args.checkpoint else args.seed, args.fbank_scale)
     manifest = base_manifest(name, version, architecture, onnx_path, "fp32", demo, licence, source, None, opset,
                              config_json)
     write_manifest(folder, manifest)
@@ -368,11 +387,12 @@ def parse(argv=None):
     p.add_argument("--cmvn-scale", type=float, default=archs.FAST_HUBERT_WAVEFORM_SCALE,
                    help="waveform scale the --cmvn stats were computed at (default 32768: Fast-HuBERT's "
                         "extract_fbank.py multiplies [-1, 1] samples by 2**15 before fbank)")
-    p.add_argument("--fbank-scale", type=float, default=1.0,
-                   help="waveform scale of the fbank the graph takes (config.fbankOptions.waveformScale). Default 1: "
-                        "fbank of [-1, 1] samples, the contract the C# feature stage implements; the CMVN mean is "
-                        "shifted to match (approximate in floored bins). 32768 = Fast-HuBERT's exact recipe, but the "
-                        "caller must then scale the samples (KaldiFbank FbankOptions.Scale)")
+    p.add_argument("--fbank-scale", type=float, default=archs.FAST_HUBERT_WAVEFORM_SCALE,
+                   help="Fast-HuBERT: factor the [-1, 1] samples are multiplied by before the fbank the graph takes "
+                        "(manifest input.fbank.waveformScale, which the C# KaldiFbank applies). Default 32768: "
+                        "Fast-HuBERT's own recipe (utils/extract_fbank.py), exact. Another value shifts the CMVN mean "
+                        "by 2 ln(cmvn-scale / fbank-scale), which is approximate where the mel energy sits on Kaldi's "
+                        "float32-epsilon floor")
     p.add_argument("--licence", help="licence of the weights (required with --checkpoint)")
     p.add_argument("--opset", type=int, help="ONNX opset (default 17, falling back to 14)")
     p.add_argument("--int8", default="", help="architectures to also quantise: comma list, 'all' or '' (none)")
@@ -388,8 +408,10 @@ def parse(argv=None):
     for m in a.models + a.int8_models:
         if m not in archs.ARCHITECTURES:
             p.error(f"unknown model {m!r}; expected {', '.join(archs.ARCHITECTURES)}")
-    if a.fbank_scale != 1.0 and not (a.checkpoint and a.models == ["fast-hubert"]):
-        p.error("--fbank-scale applies to a Fast-HuBERT --checkpoint only")
+    if not (math.isfinite(a.fbank_scale) and a.fbank_scale > 0) or not (math.isfinite(a.cmvn_scale) and a.cmvn_scale > 0):
+        p.error("--fbank-scale and --cmvn-scale must be positive")
+    if a.fbank_scale != archs.FAST_HUBERT_WAVEFORM_SCALE and "fast-hubert" not in a.models:
+        p.error("--fbank-scale applies to fast-hubert only")
     if a.checkpoint:
         if len(a.models) != 1:
             p.error("--checkpoint needs exactly one --model")

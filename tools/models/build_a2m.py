@@ -5,9 +5,12 @@ landmark assets and (optionally) an INT8 variant, into {out}/{name}/{version}/.
 apt packages: python3-torch python3-onnx python3-numpy (python3-torchaudio and praat for the fixtures).
 Run with Debian's interpreter: /usr/bin/python3 tools/models/build_a2m.py ...  (installs nothing, downloads nothing)
 
-Two contracts, one network:
-  geneface-a2m       HuBERT-large features, 1024-d at 50 Hz (halved inside the graph, as GeneFace++ does)
-  geneface-a2m-fast  Fast-HuBERT features, 768-d at 25 Hz
+Three contracts, GeneFace++'s two audio-to-motion classes:
+  geneface-a2m       PitchContourVAEModel on HuBERT-large features, 1024-d at 50 Hz (halved inside the graph, as
+                     GeneFace++ does), inputs features, f0, mask, z
+  geneface-a2m-fast  PitchContourVAEModel on Fast-HuBERT features, 768-d at 25 Hz
+  geneface-a2m-vae   VAEModel (GeneFace++ with use_pitch false) on HuBERT-large features: inputs features, mask, z
+A --checkpoint's keys decide the variant (pitch_embed.weight present or not); the manifest's `variant` says which.
 
 Examples:
   # the demo models that ship in models/ (fixed-seed weights, seed 0, WaveNets narrowed) + geneface-a2m-int8
@@ -47,8 +50,19 @@ import quantize  # noqa: E402
 DEFAULT_OUT = {"demo": REPO / "models", "full": REPO / ".models-full"}
 DEFAULT_VERSION = {"demo": "demo-1", "full": "full-1"}
 ARCHITECTURE = "geneface-a2m"
-INPUT_NAMES = ["features", "f0", "mask", "z"]
 OUTPUT_NAME = "exp"
+
+
+def input_names(config):
+    return ["features", "f0", "mask", "z"] if a2m.uses_f0(config) else ["features", "mask", "z"]
+
+
+def contract_of(manifest):
+    """The contract a built a2m manifest was made for (features accepted and GeneFace++ variant)."""
+    variant = manifest.get("variant", a2m.PITCH_VARIANT)
+    if variant == a2m.PLAIN_VARIANT:
+        return "geneface-a2m-vae"
+    return "geneface-a2m-fast" if manifest["accepts"]["featureRate"] == 25 else "geneface-a2m"
 
 
 # ------------------------------------------------------------------------------------------------ export
@@ -60,7 +74,7 @@ def dummy_inputs(config, frames=24, batch=1):
     f0[:, ::3] = 0.0
     mask = torch.ones(batch, frames)
     z = a2m.TEMPERATURE * torch.randn(batch, config["latent_channels"], frames // config["latent_stride"], generator=g)
-    return features, f0, mask, z
+    return (features, f0, mask, z) if a2m.uses_f0(config) else (features, mask, z)
 
 
 def export_onnx(model, config, path, opset=None):
@@ -73,8 +87,11 @@ def export_onnx(model, config, path, opset=None):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(model, dummy_inputs(config), str(path), input_names=INPUT_NAMES,
-                                  output_names=[OUTPUT_NAME], dynamic_axes=axes, opset_version=version,
+                names = input_names(config)
+                torch.onnx.export(model, dummy_inputs(config), str(path), input_names=names,
+                                  output_names=[OUTPUT_NAME], dynamic_axes={k: v for k, v in axes.items()
+                                                                             if k in names or k == OUTPUT_NAME},
+                                  opset_version=version,
                                   do_constant_folding=True)
             return version
         except Exception as error:  # noqa: BLE001 - fall back to the older opset
@@ -92,6 +109,11 @@ def verify(model, config):
     ours = x[:, ::2]
     ref = F.interpolate(x.transpose(1, 2), scale_factor=0.5, mode="nearest").transpose(1, 2)
     assert torch.equal(ours, ref), "stride-2 slice != nearest interpolation"
+    # VAEModel's downsampler: linear interpolation x0.5 == the mean of each pair of frames
+    pair_mean = 0.5 * (x[:, 0::2] + x[:, 1::2])
+    linear = F.interpolate(x.transpose(1, 2), scale_factor=0.5, mode="linear").transpose(1, 2)
+    linear_err = float((pair_mean - linear).abs().max())
+    assert linear_err < 1e-6, linear_err
     assert torch.equal(a2m.halve_50hz(torch.arange(9.0)), torch.tensor([0.0, 2.0, 4.0, 6.0]))
     # 2. f0 -> coarse bins against the float64 restatement of pitch_utils.f0_to_coarse
     sweep = torch.cat([torch.tensor([0.0, 1.0, 49.9, 50.0, 50.1, 80.0, 1099.0, 1100.0, 1200.0, 4000.0]),
@@ -111,15 +133,17 @@ def verify(model, config):
     flow_err = float((back - z).abs().max())
     assert flow_err < 1e-4, flow_err
     # 4. shapes, the mask, and frames independent of the batch
-    feats, f0, mask, zz = dummy_inputs(c, frames=32, batch=2)
+    inputs = dummy_inputs(c, frames=32, batch=2)
+    mask = inputs[-2]
     mask[1, 20:] = 0
     with torch.no_grad():
-        y = model(feats, f0, mask, zz)
-        y0 = model(feats[:1], f0[:1], mask[:1], zz[:1])
+        y = model(*inputs)
+        y0 = model(*(t[:1] for t in inputs))
     assert tuple(y.shape) == (2, 32, a2m.EXP_DIM), y.shape
     assert float(y[1, 20:].abs().max()) == 0.0
     batch_err = float((y[:1] - y0).abs().max())
-    print(f"  verify: stride-2 slice == nearest x0.5 interpolation; f0 bins vs float64 reference: {mismatch} of "
+    print(f"  verify: stride-2 slice == nearest x0.5 interpolation; pair mean vs linear x0.5 interpolation "
+          f"{linear_err:.2g}; f0 bins vs float64 reference: {mismatch} of "
           f"{sweep.numel()} differ (rounding edges); flow reverse->forward max err {flow_err:.2g}; "
           f"batch-of-2 vs batch-of-1 max diff {batch_err:.2g}")
 
@@ -148,11 +172,14 @@ def write_assets(folder, mean, basis):
 
 
 def manifest_for(name, version, contract, onnx_path, precision, demo, licence, source, quantized_from, opset,
-                 config, assets, assets_note):
+                 config, assets, assets_note, variant):
     spec = a2m.CONTRACTS[contract]
     d = spec["featureDim"]
+    pitch = variant == a2m.PITCH_VARIANT
+    f0_input = [{"name": "f0", "dtype": "float32", "shape": ["batch", "frames"]}] if pitch else []
     return {
         "name": name, "version": version, "task": "audio-to-motion", "architecture": ARCHITECTURE,
+        "variant": variant,
         "file": onnx_path.name, "sha256": build.sha256_of(onnx_path), "sizeBytes": onnx_path.stat().st_size,
         "precision": precision, "demo": demo, "licence": licence, "source": source, "quantizedFrom": quantized_from,
         "input": {"name": "features", "kind": "features", "sampleRate": 16000, "normalizeWaveform": False,
@@ -160,7 +187,7 @@ def manifest_for(name, version, contract, onnx_path, precision, demo, licence, s
         "output": {"name": OUTPUT_NAME, "featureDim": a2m.EXP_DIM, "frameRate": a2m.FRAME_RATE},
         "inputs": [
             {"name": "features", "dtype": "float32", "shape": ["batch", "featureFrames", d]},
-            {"name": "f0", "dtype": "float32", "shape": ["batch", "frames"]},
+            *f0_input,
             {"name": "mask", "dtype": "float32", "shape": ["batch", "frames"]},
             {"name": "z", "dtype": "float32", "shape": ["batch", a2m.LATENT_CHANNELS, "latentFrames"]},
         ],
@@ -170,7 +197,8 @@ def manifest_for(name, version, contract, onnx_path, precision, demo, licence, s
                    "temperature": a2m.TEMPERATURE},
         "f0": {"rate": a2m.FRAME_RATE, "fromRate": 50, "method": "every-other",
                "frames": "f0_25[t] = f0_50[2t]: frames 0, 2, 4, ... (GeneFace++ halves its 50 Hz F0 inside the model "
-                         "with F.interpolate(scale_factor=0.5, mode='nearest'), the same as the HuBERT features)"},
+                         "with F.interpolate(scale_factor=0.5, mode='nearest'), the same as the HuBERT features)"}
+              if pitch else None,
         "frameMultiple": a2m.FRAME_MULTIPLE,
         "assets": assets,
         "assetsDemo": assets_note["demo"],
@@ -191,27 +219,38 @@ def config_json(contract, size, cfg, model, weights_note, seed, assets_note, che
         "frames": "a multiple of 4 for the network (g_pre_net stride 4, ConvTranspose x4); the caller pads to "
                   f"frameMultiple {a2m.FRAME_MULTIPLE} and masks",
     }
-    c["featureHalving"] = (
-        "in the graph: features[:, ::2] (frames 0, 2, 4, ...), identical to GeneFace++'s "
-        "F.interpolate(x.transpose(1, 2), scale_factor=0.5, mode='nearest')" if per == 2 else
-        "none: Fast-HuBERT features are already 25 Hz (GeneFace++ itself only has the HuBERT contract)")
-    c["f0Halving"] = (
-        "the caller keeps every other value of the 50 Hz track: f0_25[t] = f0_50[2t]. GeneFace++ aligns the 50 Hz "
-        "Praat F0 to the HuBERT frames and its model halves it with the same nearest interpolation (scale 0.5) as "
-        "the features, i.e. frames 0, 2, 4, ...")
-    c["f0Coarse"] = (
-        "in the graph: mel = 1127 ln(1 + f0/700); where mel > 0: (mel - mel(50)) * 254 / (mel(1100) - mel(50)) + 1; "
-        "clamp [1, 255]; floor(x + 0.5). f0 = 0 (unvoiced) and f0 < 50 Hz -> bin 1; f0 >= 1100 Hz -> 255. "
-        "Embedding(300, 128) as GeneFace++ sizes it (rows 0 and 256..299 unused)")
-    c["blinkNote"] = (f"blink_embed row {cfg['blink']} for every frame (GeneFace++ inference feeds blink = 0); a "
-                      "graph constant, rebuild with --blink 1 for the other row")
-    c["mouthAmpNote"] = (f"mouth_amp {cfg['mouth_amp']} * mouth_amp_embed, a graph constant (GeneFace++ --mouth_amp "
-                         "default 0.4; rebuild with --mouth-amp). use_mouth_amp_embed true / use_eye_amp_embed false "
-                         "as in Real3DPortrait's egs/os_avatar/audio2motion_vae.yaml (the same released network; "
-                         "GeneFace++'s own checkpoint config.yaml was not available here); a checkpoint decides by "
-                         "its keys" if cfg["use_mouth_amp_embed"] else "no mouth_amp_embed in this model")
+    if not a2m.uses_f0(cfg):
+        c["variantNote"] = (
+            "GeneFace++ VAEModel (its genefacepp_infer.py builds it when the checkpoint's config has no use_pitch: "
+            "true): no F0 input, no pitch embedding, no cond_proj, no amp embeddings; mel_encoder (64 wide) gives the "
+            "FVAE's 64-channel conditioning directly; blink_embed is in the checkpoint but unused by GeneFace++")
+        c["featureHalving"] = (
+            "in the graph: 0.5 * (features[:, 0::2] + features[:, 1::2]), identical to VAEModel's "
+            "F.interpolate(x.transpose(1, 2), scale_factor=0.5, mode='linear') on an even frame count" if per == 2 else
+            "none: the features are already 25 Hz")
+    else:
+        c["variantNote"] = "GeneFace++ PitchContourVAEModel (use_pitch: true): F0 is an input"
+        c["featureHalving"] = (
+            "in the graph: features[:, ::2] (frames 0, 2, 4, ...), identical to GeneFace++'s "
+            "F.interpolate(x.transpose(1, 2), scale_factor=0.5, mode='nearest')" if per == 2 else
+            "none: Fast-HuBERT features are already 25 Hz (GeneFace++ itself only has the HuBERT contract)")
+        c["f0Halving"] = (
+            "the caller keeps every other value of the 50 Hz track: f0_25[t] = f0_50[2t]. GeneFace++ aligns the 50 Hz "
+            "Praat F0 to the HuBERT frames and its model halves it with the same nearest interpolation (scale 0.5) as "
+            "the features, i.e. frames 0, 2, 4, ...")
+        c["f0Coarse"] = (
+            "in the graph: mel = 1127 ln(1 + f0/700); where mel > 0: (mel - mel(50)) * 254 / (mel(1100) - mel(50)) + 1; "
+            "clamp [1, 255]; floor(x + 0.5). f0 = 0 (unvoiced) and f0 < 50 Hz -> bin 1; f0 >= 1100 Hz -> 255. "
+            "Embedding(300, 128) as GeneFace++ sizes it (rows 0 and 256..299 unused)")
+        c["blinkNote"] = (f"blink_embed row {cfg['blink']} for every frame (GeneFace++ inference feeds blink = 0); a "
+                          "graph constant, rebuild with --blink 1 for the other row")
+        c["mouthAmpNote"] = (f"mouth_amp {cfg['mouth_amp']} * mouth_amp_embed, a graph constant (GeneFace++ --mouth_amp "
+                             "default 0.4; rebuild with --mouth-amp). use_mouth_amp_embed true / use_eye_amp_embed false "
+                             "as in Real3DPortrait's egs/os_avatar/audio2motion_vae.yaml (the same released network; "
+                             "GeneFace++'s own checkpoint config.yaml was not available here); a checkpoint decides by "
+                             "its keys" if cfg["use_mouth_amp_embed"] else "no mouth_amp_embed in this model")
     c["maskNote"] = ("as GeneFace++ at inference: the flow and the decoder run unmasked (x_mask = 1) and the output "
-                     "is multiplied by the mask. Padded frames (zero features, F0 0) reach the last real frames "
+                     "is multiplied by the mask. Padded frames (zero features, F0 0 / no F0) reach the last real frames "
                      "through the convolutions' receptive fields; GeneFace++ instead cuts the clip to a multiple of "
                      "8 HuBERT frames")
     c["latentNote"] = ("z = N(0, 1) * temperature, [batch, 16, frames / 4], sampled by the caller (GeneFace++ draws "
@@ -219,7 +258,7 @@ def config_json(contract, size, cfg, model, weights_note, seed, assets_note, che
     c["output"] = "64 BFM expression coefficients per 25 fps frame (GeneFace++ motion_type exp), masked"
     c["landmarks"] = assets_note
     if size == "demo":
-        full = a2m.full_config(contract)
+        full = a2m.full_config(contract, cfg["variant"])
         c["demo"] = True
         c["shrunk"] = {camel(k): {"demo": v, "full": full[k]} for k, v in cfg.items() if full.get(k) != v}
         c["shrunkWhy"] = ("the full network is ~4.9 M parameters (~20 MB fp32): the two WaveNets (prior-flow hidden "
@@ -297,7 +336,7 @@ def build_one(args, contract):
     if size == "checkpoint":
         cj["size"] = "full (from checkpoint)"
     manifest = manifest_for(name, version, contract, onnx_path, "fp32", demo, licence, source, None, opset, cj,
-                            assets, assets_note)
+                            assets, assets_note, cfg["variant"])
     build.write_manifest(folder, manifest)
     print(f"{name}/{version}: {onnx_path} {onnx_path.stat().st_size:,} bytes, opset {opset}, "
           f"{cj['parameters']:,} parameters, export {export_s:.2f} s")
@@ -322,7 +361,7 @@ def build_one(args, contract):
             "the embeddings and the WaveNets stay fp32, so the file barely shrinks and the speed barely changes"))
         qmanifest = manifest_for(qname, version, contract, qpath, "int8", demo, licence,
                                  f"{source}; INT8 by tools/models/quantize.py from {name}/{version}",
-                                 f"{name}/{version}", opset, qconfig, qassets, assets_note)
+                                 f"{name}/{version}", opset, qconfig, qassets, assets_note, cfg["variant"])
         build.write_manifest(qfolder, qmanifest)
         print(f"{qname}/{version}: {qpath} {qpath.stat().st_size:,} bytes, {qreport['quantizedMatMuls']} MatMul "
               f"quantised ({qreport['floatMatMulsKept']} kept float), {q_s:.2f} s")
@@ -396,19 +435,21 @@ def write_fixtures(manifest, model, out_dir, clip, fp32_model=None):
     """tests/fixtures/models/{name}/: features, f0, mask, z, exp (.npy) + meta.json for the C# parity test."""
     import json
     import make_fixtures
-    contract = "geneface-a2m-fast" if manifest["accepts"]["featureRate"] == 25 else "geneface-a2m"
+    contract = contract_of(manifest)
     torch.set_num_threads(1)
     hubert, _ = build.seeded_model("hubert-large", "demo", 0)
     with torch.no_grad():
         hubert_out = hubert(torch.from_numpy(make_fixtures.normalize(clip.numpy())).unsqueeze(0))[0].numpy()
         hubert_frames = hubert_out.shape[0]
-        if contract == "geneface-a2m":
+        if a2m.CONTRACTS[contract]["featureRate"] == 50:
             native = hubert_out
             source = "PyTorch demo hubert-large (models/hubert-large/demo-1, seed 0) on the normalised clip"
         else:
             fast, _ = build.seeded_model("fast-hubert", "demo", 0)
-            native = fast(make_fixtures.fbank(clip).unsqueeze(0))[0].numpy()
-            source = "PyTorch demo fast-hubert (models/fast-hubert/demo-1, seed 0) on the clip's Kaldi fbank"
+            scale = build.archs.FAST_HUBERT_WAVEFORM_SCALE
+            native = fast(make_fixtures.fbank(clip, scale).unsqueeze(0))[0].numpy()
+            source = (f"PyTorch demo fast-hubert (models/fast-hubert/demo-1, seed 0) on the Kaldi fbank of the clip "
+                      f"times {scale:g}")
     try:
         f0_50 = praat_f0_50hz(clip.numpy(), hubert_frames)
         f0_source = ("Praat To Pitch (ac) by tests/reference/f0.praat on the clip right-padded to (len // 320 + 1) "
@@ -420,23 +461,25 @@ def write_fixtures(manifest, model, out_dir, clip, fp32_model=None):
         f0_50[(np.arange(hubert_frames) // 9) % 3 == 0] = 0
         f0_source = f"synthetic seeded contour (Praat unavailable: {error})"
     features, f0, mask, z, t = prepare_inputs(native, f0_50, contract)
+    pitch = manifest.get("variant", a2m.PITCH_VARIANT) == a2m.PITCH_VARIANT
+    named = [("features", features)] + ([("f0", f0)] if pitch else []) + [("mask", mask), ("z", z)]
     with torch.no_grad():
-        exp = model(*(torch.from_numpy(a) for a in (features, f0, mask, z))).numpy()
-        exp_fp32 = None if fp32_model is None else fp32_model(*(torch.from_numpy(a) for a in (features, f0, mask, z))).numpy()
+        exp = model(*(torch.from_numpy(a) for _, a in named)).numpy()
+        exp_fp32 = None if fp32_model is None else fp32_model(*(torch.from_numpy(a) for _, a in named)).numpy()
     folder = Path(out_dir) / manifest["name"]
     info = {
         "model": f"{manifest['name']}/{manifest['version']}", "modelSha256": manifest["sha256"],
         "architecture": manifest["architecture"], "precision": manifest["precision"],
         "clip": f"samples/hello.wav -> 16 kHz (torchaudio resample defaults), first {clip.shape[0]} samples",
-        "inputs": {name: make_fixtures.save(folder / f"{name}.npy", arr)
-                   for name, arr in (("features", features), ("f0", f0), ("mask", mask), ("z", z))},
+        "variant": manifest.get("variant", a2m.PITCH_VARIANT),
+        "inputs": {name: make_fixtures.save(folder / f"{name}.npy", arr) for name, arr in named},
         "output": {"name": "exp", **make_fixtures.save(folder / "exp.npy", exp)},
         "frames": t, "paddedFrames": int(mask.shape[1]),
         "featuresSource": f"{source}: {native.shape[0]} frames of {native.shape[1]} at "
                           f"{manifest['accepts']['featureRate']} Hz, padded like the C# BatchPreparation (odd 50 Hz "
                           "count: last frame repeated; then zeros to frameMultiple)",
-        "f0Source": f0_source,
-        "f0CoarseMarginBins": coarse_margin(f0),
+        "f0Source": f0_source if pitch else "none: the model has no f0 input",
+        "f0CoarseMarginBins": coarse_margin(f0) if pitch else None,
         "maskNote": f"{t} ones then zeros",
         "zSource": f"torch.randn(1, 16, {z.shape[2]}, generator=torch.Generator().manual_seed(0)) * "
                    f"{a2m.TEMPERATURE}",
@@ -468,7 +511,7 @@ def rebuild(manifest):
     cfg = manifest["config"]
     if not manifest.get("demo") or cfg.get("seed") is None:
         raise ValueError(f"{manifest['name']}: only fixed-seed models can be rebuilt here")
-    contract = "geneface-a2m-fast" if manifest["accepts"]["featureRate"] == 25 else "geneface-a2m"
+    contract = contract_of(manifest)
 
     def fresh():
         return a2m.seeded_model(contract, cfg["size"], cfg["seed"], cfg["blink"], cfg["mouthAmp"], cfg["eyeAmp"])

@@ -6,14 +6,20 @@ Supported (no transformers / fairseq / omegaconf needed):
   * fairseq HuBERT checkpoints (`.pt` with a `model` state dict, pre-trained or fine-tuned `w2v_encoder.w2v_model.`),
   * fairseq Fast-HuBERT checkpoints (FastHubertModel: `subsample.*`, `layer_norm.*`, `post_extract_proj.*`, `encoder.*`),
   * torchaudio Wav2Vec2Model state dicts (`feature_extractor.*`, `encoder.transformer.*`) and our own module's
-    state dict (keys prefixed `model.` / as FastHubert names them).
-safetensors files are not supported (no safetensors package here): convert them to a torch state dict first.
+    state dict (keys prefixed `model.` / as FastHubert names them),
+  * any of these as `.safetensors` (HF publishes model.safetensors for hubert-large-ls960-ft): read by
+    `read_safetensors`, a small reader of the format (no safetensors package needed).
+Checkpoints without conv-extractor biases (fairseq hubert_large_ll60k / its ls960 fine-tune, torchaudio HUBERT_LARGE:
+conv_bias False) are told apart by `architecture_overrides`, which build.py uses to build the matching graph.
 
 Needs Debian's python3-torch and python3-torchaudio.
 """
 import io
+import json
+import os
 import pickle
 import re
+import struct
 import types
 
 import numpy as np
@@ -62,12 +68,76 @@ def _tolerant_torch_load(path):
         return ts._legacy_load(opened, "cpu", _tolerant_pickle, encoding="utf-8")
 
 
+# ---------------------------------------------------------------- safetensors
+# https://github.com/huggingface/safetensors: 8-byte little-endian header length N, N bytes of JSON
+# {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}}, then the raw
+# little-endian tensor bytes; offsets are relative to the end of the header.
+_SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": "bf16", "I64": np.int64,
+                       "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+_SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024  # the format's own limit
+
+
+def is_safetensors(path):
+    """True when the file starts like a safetensors file (a plausible header length, then '{')."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{"  # a torch zip starts with "PK", a legacy pickle with 0x80
+
+
+def read_safetensors(path):
+    """{name: torch.Tensor} of a .safetensors file. Memory-maps the file (no copy of the whole file in memory);
+    a malformed header, an unknown dtype or data outside the file is refused with a ValueError naming it."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        raw = f.read(8)
+        if len(raw) < 8:
+            raise ValueError(f"{path}: {size} bytes, too short for a safetensors header")
+        n = struct.unpack("<Q", raw)[0]
+        if n > _SAFETENSORS_MAX_HEADER or 8 + n > size:
+            raise ValueError(f"{path}: safetensors header length {n:,} does not fit the {size:,}-byte file")
+        try:
+            header = json.loads(f.read(n).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: the safetensors header is not JSON: {error}") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: the safetensors header is not a JSON object")
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n) if size > 8 + n else np.zeros(0, np.uint8)
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape, (begin, end) = info["dtype"], [int(d) for d in info["shape"]], info["data_offsets"]
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{path}: tensor {name!r} has no dtype / shape / data_offsets: {info!r}") from None
+        if dtype not in _SAFETENSORS_DTYPES:
+            raise ValueError(f"{path}: tensor {name!r} has dtype {dtype}, not one of {sorted(_SAFETENSORS_DTYPES)}")
+        np_dtype = _SAFETENSORS_DTYPES[dtype]
+        itemsize = 2 if np_dtype == "bf16" else np.dtype(np_dtype).itemsize
+        count = int(np.prod(shape)) if shape else 1
+        if not (0 <= begin <= end <= data.shape[0]) or end - begin != count * itemsize:
+            raise ValueError(f"{path}: tensor {name!r} ({dtype} {shape}) has data_offsets [{begin}, {end}], which do "
+                             f"not fit its size or the {data.shape[0]:,} data bytes")
+        chunk = np.asarray(data[begin:end])
+        if np_dtype == "bf16":  # bfloat16 = the upper half of a float32
+            array = (chunk.view("<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            array = chunk.view(np.dtype(np_dtype).newbyteorder("<"))
+        out[name] = torch.from_numpy(array.reshape(shape).copy())
+    return out
+
+
 def load_state_dict(path):
-    """The tensor state dict inside a checkpoint file (fairseq: its `model` entry)."""
+    """The tensor state dict inside a checkpoint file (fairseq: its `model` entry; safetensors: all its tensors)."""
+    if is_safetensors(path):
+        return read_safetensors(path)
     try:
         obj = torch.load(path, map_location="cpu")
     except (ImportError, AttributeError):  # fairseq checkpoints pickle omegaconf / fairseq classes we do not have
         obj = _tolerant_torch_load(path)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, MemoryError) as error:
+        raise ValueError(f"{path}: neither a torch checkpoint nor a safetensors file ({type(error).__name__}: "
+                         f"{str(error)[:120]})") from None
     if isinstance(obj, dict):
         for key in ("model", "state_dict", "model_state_dict"):
             if key in obj and isinstance(obj[key], dict):
@@ -180,6 +250,20 @@ def fast_hubert_state_dict(state):
             if mapped is not None:
                 out[mapped] = v
     return out, fmt
+
+
+CONV_BIAS = re.compile(r"^feature_extractor\.conv_layers\.\d+\.conv\.bias$")
+
+
+def architecture_overrides(state, architecture):
+    """Builder arguments a checkpoint decides (state as load_state_dict returns it). HuBERT: whether the conv
+    extractor has biases: fairseq's ConvFeatureExtractionModel(conv_bias=cfg.conv_bias) saves none for
+    hubert_large_ll60k / hubert_large_ll60k_finetune_ls960 (HubertConfig.conv_bias defaults to False), nor does
+    torchaudio.models.hubert_large(); HF facebook/hubert-large-ls960-ft has them (conv_bias true)."""
+    if architecture == "fast-hubert":
+        return {}
+    mapped, _ = hubert_state_dict(state)  # ours-hubert included: its keys are `model.` + torchaudio's
+    return {"extractor_conv_bias": any(CONV_BIAS.match(k) for k in mapped)}
 
 
 def load_into(model, architecture, path):

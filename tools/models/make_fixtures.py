@@ -10,8 +10,9 @@ The audio: samples/hello.wav (22,050 Hz mono 16-bit) read like torchaudio.load (
 then the first `--seconds` (default 2.0 s = 32,000 samples) go to the models (batch of 1):
   * HuBERT (hubert-large, hubert-base): input = that waveform normalised per utterance in float32,
     (x - mean) / sqrt(var + 1e-7) (HF Wav2Vec2FeatureExtractor, do_normalize=True), shape [1, 32000]
-  * Fast-HuBERT: input = torchaudio.compliance.kaldi.fbank(x, num_mel_bins=80, dither=0.0) of the [-1, 1]
-    waveform (other options at their defaults: 25 ms / 10 ms, povey window, snip_edges), shape [1, 198, 80]
+  * Fast-HuBERT: input = torchaudio.compliance.kaldi.fbank(x * s, num_mel_bins=80, dither=0.0) of the [-1, 1]
+    waveform x times the manifest's input.fbank.waveformScale s (32768, Fast-HuBERT's recipe; other options at
+    their defaults: 25 ms / 10 ms, povey window, snip_edges), shape [1, 198, 80]
   * INT8 models: same input as their fp32 parent; output = int8_sim.py's PyTorch mirror of the int8 graph
   * audio-to-motion models (task "audio-to-motion", geneface-a2m*): build_a2m.write_fixtures writes features.npy,
     f0.npy, mask.npy, z.npy, exp.npy and meta.json (demo HuBERT-large / Fast-HuBERT features of the clip, Praat F0)
@@ -71,8 +72,13 @@ def normalize(x):
     return ((x - x.mean()) / np.sqrt(x.var() + 1e-7)).astype(np.float32)
 
 
-def fbank(x):
-    return torchaudio.compliance.kaldi.fbank(torch.as_tensor(x).unsqueeze(0) * 1.0, **KALDI)
+def fbank(x, scale=1.0):
+    """torchaudio's Kaldi fbank of the samples times `scale` (Fast-HuBERT: 32768)."""
+    return torchaudio.compliance.kaldi.fbank(torch.as_tensor(x).unsqueeze(0) * float(scale), **KALDI)
+
+
+def fbank_scale(manifest):
+    return float(((manifest.get("input") or {}).get("fbank") or {}).get("waveformScale", 1.0))
 
 
 def save(path, array):
@@ -88,7 +94,7 @@ def rebuild(manifest, store):
     if not manifest.get("demo") or cfg.get("seed") is None:
         raise ValueError(f"{manifest['name']}: only fixed-seed models can be rebuilt here")
     arch, size, seed = manifest["architecture"], cfg["size"], cfg["seed"]
-    model, _ = build.seeded_model(arch, size, seed)
+    model, _ = build.seeded_model(arch, size, seed, fbank_scale=fbank_scale(manifest))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         build.export_onnx(model, arch, path, manifest["opset"])
@@ -103,7 +109,7 @@ def rebuild(manifest, store):
                          f"{manifest['sha256']}: rebuild the store with tools/models/build.py first")
     if manifest["precision"] == "int8":
         q = cfg["quantization"]
-        fresh, _ = build.seeded_model(arch, size, seed)  # the same weights again (export leaves weight-norm state)
+        fresh, _ = build.seeded_model(arch, size, seed, fbank_scale=fbank_scale(manifest))  # the same weights again (export leaves weight-norm state)
         sim, count = int8_sim.simulate(fresh, q["minWeightElements"], q["weightType"], q["perChannel"])
         if count != q["quantizedMatMuls"]:
             raise ValueError(f"{manifest['name']}: the int8 mirror replaced {count} Linear layers, the graph has "
@@ -152,7 +158,7 @@ def main(argv=None):
         model, fp32_model = rebuild(manifest, store)
         arch = manifest["architecture"]
         if manifest["input"]["kind"] == "fbank":
-            x = fbank(clip).unsqueeze(0)
+            x = fbank(clip, fbank_scale(manifest)).unsqueeze(0)
         else:
             x = torch.from_numpy(normalize(clip.numpy())).unsqueeze(0)
         with torch.no_grad():
@@ -166,7 +172,8 @@ def main(argv=None):
             "input": {"name": manifest["input"]["name"], **save(folder / "input.npy", x.numpy())},
             "output": {"name": "features", **save(folder / "output.npy", y.numpy())},
             "inputPreparation": ("normalised waveform, float32 (x - mean) / sqrt(var + 1e-7)" if arch != "fast-hubert"
-                                 else "raw Kaldi fbank of the [-1, 1] waveform (CMVN is inside the graph)"),
+                                 else f"raw Kaldi fbank of the [-1, 1] waveform times {fbank_scale(manifest):g} "
+                                      "(input.fbank.waveformScale; CMVN is inside the graph)"),
             "outputMaxAbs": float(y.abs().max()), "outputMean": float(y.mean()), "outputStd": float(y.std()),
             "reference": ("PyTorch mirror of the int8 graph (tools/models/int8_sim.py)" if fp32_model is not None
                           else "PyTorch fp32 model (torch " + torch.__version__ + ")"),

@@ -3,6 +3,10 @@
 
 apt packages: python3-torch python3-torchaudio python3-onnx python3-numpy.  Run: /usr/bin/python3 tools/models/selftest.py
 
+0. Published formats (check_formats.py at small shapes): fairseq hubert_large_ll60k / its ls960 fine-tune (no conv
+   bias), torchaudio HUBERT_LARGE, HF model.safetensors, Fast-HuBERT with global CMVN, GeneFace++ PitchContourVAEModel
+   and VAEModel, each laid out as upstream saves it, loaded by our tools and compared with a forward written from the
+   upstream code (upstream_ref.py) on the same weights (<= 1e-4); malformed safetensors files are refused.
 1. Checkpoint key mapping: fabricates state dicts with the key names of HF transformers (HubertForCTC, old and new
    weight-norm names), fairseq HuBERT (pre-trained, and fine-tuned with w2v_encoder.w2v_model.), fairseq Fast-HuBERT
    and torchaudio from one seeded model, saves them (the fairseq ones with an unimportable config object, as real
@@ -49,96 +53,8 @@ def check(label, ok, detail=""):
         FAILURES.append(label)
 
 
-# ------------------------------------------------------------------- fabricated checkpoints, written from scratch
-def hf_keys(ta_state, new_weight_norm=False):
-    """torchaudio Wav2Vec2Model keys -> HF HubertForCTC keys."""
-    out = {}
-    for k, v in ta_state.items():
-        if k.startswith("encoder.feature_projection."):
-            k = k[len("encoder."):]
-        elif k.startswith("encoder.transformer."):
-            k = "encoder." + k[len("encoder.transformer."):]
-            if new_weight_norm:
-                k = k.replace("pos_conv_embed.conv.weight_g", "pos_conv_embed.conv.parametrizations.weight.original0")
-                k = k.replace("pos_conv_embed.conv.weight_v", "pos_conv_embed.conv.parametrizations.weight.original1")
-        out["hubert." + k] = v
-    width = ta_state["encoder.feature_projection.projection.weight"].shape[0]
-    out["hubert.masked_spec_embed"] = torch.zeros(width)
-    out["lm_head.weight"] = torch.zeros(32, width)
-    out["lm_head.bias"] = torch.zeros(32)
-    return out
-
-
-def fairseq_encoder_keys(ta_state):
-    """torchaudio encoder keys -> fairseq HubertModel keys (feature LayerNorm, post_extract_proj, encoder.*)."""
-    out = {}
-    for k, v in ta_state.items():
-        if k.startswith("encoder.feature_projection.layer_norm."):
-            out["layer_norm." + k.rsplit(".", 1)[1]] = v
-        elif k.startswith("encoder.feature_projection.projection."):
-            out["post_extract_proj." + k.rsplit(".", 1)[1]] = v
-        elif k.startswith("encoder.transformer.pos_conv_embed.conv."):
-            out["encoder.pos_conv.0." + k.rsplit(".", 1)[1]] = v
-        elif k.startswith("encoder.transformer.layer_norm."):
-            out["encoder.layer_norm." + k.rsplit(".", 1)[1]] = v
-        elif k.startswith("encoder.transformer.layers."):
-            parts = k.split(".")
-            n, rest = parts[3], ".".join(parts[4:])
-            rest = (rest.replace("attention.", "self_attn.")
-                    .replace("feed_forward.intermediate_dense.", "fc1.")
-                    .replace("feed_forward.output_dense.", "fc2."))
-            if rest.startswith("layer_norm."):
-                rest = "self_attn_layer_norm." + rest[len("layer_norm."):]
-            out[f"encoder.layers.{n}.{rest}"] = v
-    return out
-
-
-def fairseq_hubert_keys(ta_state, extractor_mode):
-    out = fairseq_encoder_keys(ta_state)
-    for k, v in ta_state.items():
-        if k.startswith("feature_extractor.conv_layers."):
-            _, _, n, part, leaf = k.split(".")
-            if part == "conv":
-                out[f"feature_extractor.conv_layers.{n}.0.{leaf}"] = v
-            elif extractor_mode == "layer_norm":
-                out[f"feature_extractor.conv_layers.{n}.2.1.{leaf}"] = v
-            else:  # group norm: only layer 0 has it
-                out[f"feature_extractor.conv_layers.{n}.2.{leaf}"] = v
-    width = ta_state["encoder.feature_projection.projection.weight"].shape[0]
-    out["mask_emb"] = torch.zeros(width)
-    out["label_embs_concat"] = torch.zeros(504, 256)
-    out["final_proj.weight"] = torch.zeros(256, width)
-    out["final_proj.bias"] = torch.zeros(256)
-    return out
-
-
-def fairseq_fast_hubert_keys(model):
-    state = model.state_dict()
-    out = fairseq_encoder_keys({k: v for k, v in state.items() if k.startswith("encoder.")})
-    out.update({k: v for k, v in state.items() if k.startswith("subsample.")})
-    out["feature_extractor.conv_layers.0.0.weight"] = torch.zeros(512, 1, 10)  # HubertModel's unused extractor
-    out["feature_extractor.conv_layers.0.2.weight"] = torch.ones(512)
-    out["mask_emb"] = torch.zeros(model.encoder.feature_projection.projection.out_features)
-    out["label_embs_concat"] = torch.zeros(1004, 256)
-    out["final_proj.0.weight"] = torch.zeros(500, 768)
-    return out
-
-
-class _Unimportable:  # stands in for omegaconf.DictConfig in a fairseq checkpoint
-    def __init__(self):
-        self.content = {"model": {"_name": "hubert"}}
-
-
-def save_fairseq(path, model_state):
-    module = types.ModuleType("missing_omegaconf_for_selftest")
-    _Unimportable.__module__ = module.__name__
-    module._Unimportable = _Unimportable
-    sys.modules[module.__name__] = module
-    try:
-        torch.save({"cfg": _Unimportable(), "model": model_state, "optimizer_history": []}, path)
-    finally:
-        del sys.modules[module.__name__]
-        _Unimportable.__module__ = __name__
+from check_formats import (fairseq_fast_hubert_keys, fairseq_hubert_keys, genefacepp_state,  # noqa: E402
+                           hf_keys, save_fairseq)
 
 
 def same_output(label, reference, loaded, x):
@@ -247,48 +163,6 @@ def test_int8(tmp):
 
 
 # ------------------------------------------------------------------- GeneFace++ audio-to-motion
-WN_WEIGHT = re.compile(r"^(vae\.(?:decoder\.wn|encoder\.wn|prior_flow\.flows\.\d+\.enc)\."
-                       r"(?:cond_layer|in_layers\.\d+|res_skip_layers\.\d+))\.weight$")
-
-
-def genefacepp_state(model, cfg, new_weight_norm=False, id_exp=False, seed=5):
-    """A PitchContourVAEModel state dict as GeneFace++ would save it, fabricated from `model`: every WaveNet conv
-    under torch weight norm (weight_g = ||v|| per output channel, weight_v a rescaled copy of the weight), the
-    training-only FVAE encoder (pre_net, 8-layer WN, out_proj) and BatchNorm counters added, keys 'model.'-prefixed."""
-    g = torch.Generator().manual_seed(seed)
-    out = {}
-    for k, v in model.state_dict().items():
-        m = WN_WEIGHT.match(k)
-        if m:
-            scale = 0.5 + torch.rand(v.shape[0], 1, 1, generator=g)
-            weight_v = v * scale                                  # any v along the same direction
-            weight_g = v.flatten(1).norm(dim=1).view(-1, 1, 1)     # g = |w|, so g * v / |v| = w
-            if new_weight_norm:
-                out[m.group(1) + ".parametrizations.weight.original0"] = weight_g
-                out[m.group(1) + ".parametrizations.weight.original1"] = weight_v
-            else:
-                out[m.group(1) + ".weight_g"] = weight_g
-                out[m.group(1) + ".weight_v"] = weight_v
-        else:
-            out[k] = v.clone()
-    if id_exp:  # 80 identity + 64 expression channels, GeneFace++ takes pred[:, 80:] as exp
-        w, b = out["vae.decoder.out_proj.weight"], out["vae.decoder.out_proj.bias"]
-        out["vae.decoder.out_proj.weight"] = torch.cat([torch.randn(80, *w.shape[1:], generator=g), w])
-        out["vae.decoder.out_proj.bias"] = torch.cat([torch.randn(80, generator=g), b])
-    out["mel_encoder.1.num_batches_tracked"] = torch.tensor(123456)
-    out["pitch_encoder.1.num_batches_tracked"] = torch.tensor(123456)
-    h, s = cfg["decoder_hidden"], cfg["latent_stride"]
-    out["vae.encoder.pre_net.0.weight"] = torch.randn(h, cfg["out_dim"], 2 * s, generator=g)
-    out["vae.encoder.pre_net.0.bias"] = torch.zeros(h)
-    for i in range(8):
-        out[f"vae.encoder.wn.in_layers.{i}.weight_g"] = torch.ones(2 * h, 1, 1)
-        out[f"vae.encoder.wn.in_layers.{i}.weight_v"] = torch.randn(2 * h, h, 5, generator=g)
-        out[f"vae.encoder.wn.in_layers.{i}.bias"] = torch.zeros(2 * h)
-    out["vae.encoder.out_proj.weight"] = torch.randn(2 * cfg["latent_channels"], h, 1, generator=g)
-    out["vae.encoder.out_proj.bias"] = torch.zeros(2 * cfg["latent_channels"])
-    return {"model." + k: v for k, v in out.items()}
-
-
 def a2m_outputs(model, cfg, frames=32):
     import build_a2m
     with torch.no_grad():
@@ -300,7 +174,7 @@ def test_a2m(tmp):
     cases = [("geneface-a2m", {}, {}), ("geneface-a2m", {"new_weight_norm": True}, {}),
              ("geneface-a2m", {"id_exp": True}, {}),
              ("geneface-a2m", {}, {"use_eye_amp_embed": True, "use_mouth_amp_embed": False}),
-             ("geneface-a2m-fast", {}, {})]
+             ("geneface-a2m-fast", {}, {}), ("geneface-a2m-vae", {}, {}), ("geneface-a2m-vae", {"id_exp": True}, {})]
     for contract, how, change in cases:
         torch.manual_seed(11)
         cfg = a2m.config_for(contract, "full")                 # GeneFace++'s published widths
@@ -330,6 +204,13 @@ def test_a2m(tmp):
         check("a2m: a checkpoint without the prior flow is refused", False)
     except ValueError as error:
         check("a2m: a checkpoint without the prior flow is refused", True, str(error)[:70])
+    state = torch.load(path)["state_dict"]
+    torch.save({"state_dict": {k: v for k, v in state.items() if k != "model.pitch_embed.weight"}}, Path(tmp) / "odd.ckpt")
+    try:
+        a2m.load_checkpoint(str(Path(tmp) / "odd.ckpt"), "geneface-a2m")
+        check("a2m: pitch_encoder without pitch_embed (neither class) is refused", False)
+    except ValueError as error:
+        check("a2m: pitch_encoder without pitch_embed (neither class) is refused", True, str(error)[:70])
     # our own state dict (model.state_dict() of GeneFaceA2M) loads too
     source, cfg = a2m.seeded_model("geneface-a2m", "demo", 3)
     torch.save(source.state_dict(), Path(tmp) / "ours.pt")
@@ -348,9 +229,43 @@ def test_a2m(tmp):
           "the mouth, exp 3 closes the eyes", bool(ok))
 
 
+def test_published_formats(tmp):
+    """check_formats.py at small shapes: each published format fabricated with its upstream layout, loaded by our
+    tools, against a forward written from the upstream code (upstream_ref.py) on the same weights."""
+    import check_formats
+    for r in check_formats.all_cases("demo"):
+        check(f"upstream: {r['format']} loads ({r['loadedAs']}) and matches {r['reference']}", r["maxAbsDiff"] <= 1e-4,
+              f"max abs diff {r['maxAbsDiff']:.2g} over {r['frames']} frames")
+        if "scale1MaxAbsDiff" in r:
+            check("upstream: Fast-HuBERT's former scale-1 build does NOT match (why 32768 is the default)",
+                  r["scale1MaxAbsDiff"] > 1e-2, f"max abs diff {r['scale1MaxAbsDiff']:.2g}")
+    # safetensors files that are not: refused with a message, never a MemoryError
+    import upstream_ref
+    good = Path(tmp) / "ok.safetensors"
+    upstream_ref.write_safetensors(good, {"a": torch.arange(6.0).view(2, 3), "b": torch.ones(4, dtype=torch.float16),
+                                          "c": torch.tensor([1.5, -2.0], dtype=torch.bfloat16)}, {"format": "pt"})
+    read = checkpoints.read_safetensors(str(good))
+    check("safetensors: F32, F16 and BF16 tensors read back exactly",
+          torch.equal(read["a"], torch.arange(6.0).view(2, 3)) and read["b"].dtype == torch.float16
+          and read["c"].tolist() == [1.5, -2.0] and set(read) == {"a", "b", "c"})
+    raw = good.read_bytes()
+    bad = {"truncated": raw[:-3], "huge header length": (10 ** 12).to_bytes(8, "little") + raw[8:],
+           "header not JSON": raw[:8] + b"{" + b"x" * (len(raw) - 9)}
+    for name, content in bad.items():
+        path = Path(tmp) / f"{name.replace(' ', '-')}.safetensors"
+        path.write_bytes(content)
+        try:
+            checkpoints.load_state_dict(str(path))
+            check(f"safetensors: a {name} file is refused", False)
+        except ValueError as error:
+            check(f"safetensors: a {name} file is refused", "safetensors" in str(error) or "header" in str(error),
+                  str(error)[-80:])
+
+
 def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
+        test_published_formats(tmp)
         test_checkpoints(tmp)
         test_cmvn_folding(tmp)
         test_int8(tmp)

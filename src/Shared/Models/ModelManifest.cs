@@ -52,7 +52,7 @@ public sealed record ModelInput
     public FbankSpec? Fbank { get; init; }
 }
 
-/// <param name="WaveformScale">Factor the [-1, 1] samples are multiplied by before the fbank (real Fast-HuBERT checkpoints were trained on 16-bit scale, 32768).</param>
+/// <param name="WaveformScale">Factor the [-1, 1] samples are multiplied by before the fbank (<c>KaldiFbank</c>'s <c>FbankOptions.Scale</c>): 32768 for Fast-HuBERT, which computes its fbank at 16-bit scale; absent means 1. Checked positive at load (<c>ModelRegistry.CheckFbank</c>).</param>
 public sealed record FbankSpec(int NumMelBins = 80, double FrameLengthMs = 25, double FrameShiftMs = 10, double WaveformScale = 1.0);
 
 /// <summary>The features the model produces: their dimension and rate (frames per second).</summary>

@@ -72,8 +72,22 @@ public sealed class ModelRegistry(ModelCatalog catalog, OnnxSessionFactory sessi
         var manifest = PeekManifest(location);
         if (manifest.Name != location.Name) throw new ModelStoreException($"{location.ManifestPath} names model '{manifest.Name}', but it sits in folder '{location.Name}'");
         if (manifest.Input is null || manifest.Output is null) throw new ModelStoreException($"{location.ManifestPath} has no input or output section");
+        if (manifest.Input.Kind == "fbank") CheckFbank(manifest.Input.Fbank, location.ManifestPath);
         CheckedFile(manifest.Id, location, manifest.File, manifest.SizeBytes, manifest.Sha256, "model file", location.ManifestPath + ": file");
         return manifest;
+    }
+
+    /// <summary>The fbank settings of an fbank-input model: the C# KaldiFbank must be able to make exactly that input.</summary>
+    public static void CheckFbank(FbankSpec? fbank, string manifestPath)
+    {
+        if (fbank is null)
+            throw new ModelStoreException($"{manifestPath}: input kind 'fbank' needs an input.fbank section (numMelBins, frameLengthMs, frameShiftMs, waveformScale)");
+        if (!double.IsFinite(fbank.WaveformScale) || fbank.WaveformScale <= 0)
+            throw new ModelStoreException($"{manifestPath}: input.fbank.waveformScale {fbank.WaveformScale} must be a positive number: the factor the [-1, 1] samples are multiplied by before the fbank (32768 for Fast-HuBERT, 1 for fbank of the samples as they are)");
+        if (fbank.NumMelBins < 4)
+            throw new ModelStoreException($"{manifestPath}: input.fbank.numMelBins {fbank.NumMelBins} must be at least 4");
+        if (!double.IsFinite(fbank.FrameLengthMs) || !double.IsFinite(fbank.FrameShiftMs) || fbank.FrameLengthMs <= 0 || fbank.FrameShiftMs <= 0)
+            throw new ModelStoreException($"{manifestPath}: input.fbank frameLengthMs {fbank.FrameLengthMs} and frameShiftMs {fbank.FrameShiftMs} must be positive");
     }
 
     /// <summary>

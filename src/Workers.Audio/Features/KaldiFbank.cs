@@ -35,10 +35,10 @@ public sealed record FbankOptions
     /// <summary>
     /// Factor the samples are multiplied by first. torchaudio's fbank takes the waveform as it is given; Kaldi tools
     /// and upstream Fast-HuBERT (its utils/extract_fbank.py) pass 16-bit integer scale, samples in [-1, 1] times
-    /// 32768, which adds 2·ln(32768) ≈ 20.79 to every value above the floor. The team's Fast-HuBERT graphs take the fbank
-    /// of the [-1, 1] waveform (tools/models/make_fixtures.py calls
-    /// <c>torchaudio.compliance.kaldi.fbank(waveform, num_mel_bins=80, dither=0.0)</c>; tools/models/archs.py folds the
-    /// shift into the graph), so the default 1.0 is the one to use with them.
+    /// 32768, which adds 2·ln(32768) ≈ 20.79 to every value above the floor but leaves floored values where they are,
+    /// so it cannot be folded into a later normalisation exactly. A model's manifest says which scale its graph was
+    /// built for (<c>input.fbank.waveformScale</c>: 32768 for the Fast-HuBERT graphs tools/models builds, as upstream);
+    /// the feature stage passes that here. 1.0 (the default) is torchaudio's fbank of the samples as they are.
     /// </summary>
     public double Scale { get; init; } = 1.0;
 }

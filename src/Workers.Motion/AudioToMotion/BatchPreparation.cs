@@ -7,7 +7,7 @@ namespace TalkingFace.Workers.Motion.AudioToMotion;
 /// <see cref="PaddedFrames"/> motion frames, of which the first <see cref="Frames"/> are real.
 /// </summary>
 /// <param name="Features">[PaddedFrames · FeatureFramesPerFrame, FeatureDim], row-major.</param>
-/// <param name="F0">[PaddedFrames], Hz at the motion rate, 0 = unvoiced.</param>
+/// <param name="F0">[PaddedFrames], Hz at the motion rate, 0 = unvoiced; all zeros for a model without F0 (VAEModel).</param>
 /// <param name="Mask">[PaddedFrames]: 1 for a real frame, 0 for padding.</param>
 /// <param name="Z">[LatentChannels, PaddedFrames / LatentDownsample], row-major.</param>
 public sealed record MotionBatch(
@@ -34,7 +34,8 @@ public sealed record MotionBatch(
 /// </summary>
 public static class BatchPreparation
 {
-    public static MotionBatch Prepare(NpyArray features, NpyArray f0, MotionModelSpec spec, string motionModel, string featureModel, int seed, double temperature)
+    /// <param name="f0">The audio stage's 50 Hz track; may be null for a model that takes no F0 (<see cref="MotionModelSpec.UsesF0"/> false).</param>
+    public static MotionBatch Prepare(NpyArray features, NpyArray? f0, MotionModelSpec spec, string motionModel, string featureModel, int seed, double temperature)
     {
         var (frames, dim) = features.Shape switch
         {
@@ -58,7 +59,8 @@ public static class BatchPreparation
             if (!float.IsFinite(value)) throw new StageFailedException($"{ArtifactNameFeatures} holds NaN or infinite values");
         }
 
-        var f0Track = f0.Shape switch
+        if (f0 is null && spec.UsesF0) throw new StageFailedException($"motion model '{motionModel}' ({spec.Variant}) needs F0, and there is none");
+        var f0Track = f0 is null ? [] : f0.Shape switch
         {
             [_] => f0.Data,
             [1, _] => f0.Data,
@@ -74,7 +76,7 @@ public static class BatchPreparation
         for (var extra = frames; extra < t * perFrame; extra++) // odd 50 Hz count: the last real motion frame gets the last feature frame twice
             features.Data.AsSpan((frames - 1) * dim, dim).CopyTo(x.AsSpan(extra * dim, dim));
 
-        var pitch = Fit(ToMotionRate(f0Track, spec.F0FromRate / spec.FrameRate, spec.F0Method), t, padded);
+        var pitch = spec.UsesF0 ? Fit(ToMotionRate(f0Track, spec.F0FromRate / spec.FrameRate, spec.F0Method), t, padded) : new float[padded];
         var mask = new float[padded];
         mask.AsSpan(0, t).Fill(1f);
         var z = LatentNoise.Sample(seed, spec.LatentChannels, padded / spec.LatentDownsample, temperature);

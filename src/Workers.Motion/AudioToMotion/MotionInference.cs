@@ -81,15 +81,13 @@ public sealed class MotionInference(IOptions<MotionInferenceOptions> options)
 
         var memory = OrtMemoryInfo.DefaultInstance;
         using var features = OrtValue.CreateTensorValueFromMemory(memory, batch.Features.AsMemory(start * k * batch.FeatureDim, frames * k * batch.FeatureDim), [1, frames * k, batch.FeatureDim]);
-        using var f0 = OrtValue.CreateTensorValueFromMemory(memory, batch.F0.AsMemory(start, frames), [1, frames]);
+        using var f0 = spec.UsesF0 ? OrtValue.CreateTensorValueFromMemory(memory, batch.F0.AsMemory(start, frames), [1, frames]) : null;
         using var mask = OrtValue.CreateTensorValueFromMemory(memory, batch.Mask.AsMemory(start, frames), [1, frames]);
         using var latent = OrtValue.CreateTensorValueFromMemory(z, [1, batch.LatentChannels, steps]);
         using var run = new RunOptions();
         using var cancel = ct.Register(() => run.Terminate = true);
-        using var outputs = model.Session.Run(run,
-            [MotionModelSpec.FeaturesInput, MotionModelSpec.F0Input, MotionModelSpec.MaskInput, MotionModelSpec.LatentInput],
-            [features, f0, mask, latent],
-            [MotionModelSpec.ExpOutput]);
+        OrtValue[] values = f0 is null ? [features, mask, latent] : [features, f0, mask, latent];
+        using var outputs = model.Session.Run(run, spec.InputNames, values, [MotionModelSpec.ExpOutput]);
         var result = outputs[0];
         var shape = result.GetTensorTypeAndShape().Shape;
         if (shape is not [1, var t, var d] || t != frames || d != spec.ExpDim)

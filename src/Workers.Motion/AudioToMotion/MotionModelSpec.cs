@@ -17,12 +17,14 @@ public enum F0Downsampling
 }
 
 /// <summary>
-/// What an audio-to-motion manifest says beyond <see cref="ModelManifest"/>: the features it accepts, its latent,
-/// how F0 is brought to its rate, the frame multiple it needs, and the landmark assets. Written by <c>tools/models</c>:
+/// What an audio-to-motion manifest says beyond <see cref="ModelManifest"/>: which GeneFace++ class the weights are,
+/// the features it accepts, its latent, how F0 is brought to its rate (when it takes F0), the frame multiple it needs,
+/// and the landmark assets. Written by <c>tools/models</c>:
 /// <code>
+/// "variant": "PitchContourVAEModel" | "VAEModel",
 /// "accepts": {"featureModels": [...], "featureDim": 1024, "featureRate": 50},
 /// "latent": {"channels": 16, "downsample": 4, "temperature": 0.2},
-/// "f0": {"rate": 25, "fromRate": 50, "method": "..."},
+/// "f0": {"rate": 25, "fromRate": 50, "method": "..."},   (null for VAEModel, which has no f0 input)
 /// "frameMultiple": 8,
 /// "assets": {"landmarkMean": {"file", "sha256"}, "landmarkBasis": {"file", "sha256"}}
 /// </code>
@@ -31,12 +33,24 @@ public sealed record MotionModelSpec
 {
     public const string Task = "audio-to-motion";
 
+    /// <summary>GeneFace++'s PitchContourVAEModel: F0 is an input (the default for manifests without a variant).</summary>
+    public const string PitchVariant = "PitchContourVAEModel";
+    /// <summary>GeneFace++'s VAEModel (use_pitch false): features, mask and latent only.</summary>
+    public const string PlainVariant = "VAEModel";
+
     /// <summary>The ONNX names of the contract.</summary>
     public const string FeaturesInput = "features";
     public const string F0Input = "f0";
     public const string MaskInput = "mask";
     public const string LatentInput = "z";
     public const string ExpOutput = "exp";
+
+    /// <summary><see cref="PitchVariant"/> or <see cref="PlainVariant"/>.</summary>
+    public string Variant { get; init; } = PitchVariant;
+    /// <summary>Whether the graph takes the <c>f0</c> input (PitchContourVAEModel) or not (VAEModel).</summary>
+    public bool UsesF0 => Variant == PitchVariant;
+    /// <summary>The ONNX inputs the model is fed, in order.</summary>
+    public IReadOnlyList<string> InputNames => UsesF0 ? [FeaturesInput, F0Input, MaskInput, LatentInput] : [FeaturesInput, MaskInput, LatentInput];
 
     public IReadOnlyList<string> FeatureModels { get; init; } = [];
     public required int FeatureDim { get; init; }
@@ -85,6 +99,15 @@ public sealed record MotionModelSpec
         ModelStoreException Bad(string what) => new($"{manifest.Id} ({where}): {what}");
         if (manifest.Task != Task) throw Bad($"task is '{manifest.Task}', not '{Task}'");
 
+        var variant = root.TryGetProperty("variant", out var v) && v.ValueKind != JsonValueKind.Null
+            ? (v.ValueKind == JsonValueKind.String ? v.GetString() : v.ToString())
+            : PitchVariant;
+        if (variant is not (PitchVariant or PlainVariant)) throw Bad($"variant '{variant}' is not {PitchVariant} or {PlainVariant}");
+        var listsF0 = manifest.Inputs.Any(i => i.Name == F0Input);
+        if (manifest.Inputs.Count > 0 && listsF0 != (variant == PitchVariant))
+            throw Bad(variant == PitchVariant ? $"a {PitchVariant} takes an '{F0Input}' input, but the manifest's inputs do not list one"
+                                              : $"a {PlainVariant} has no '{F0Input}' input, but the manifest's inputs list one");
+
         var accepts = Section(root, "accepts") ?? throw Bad("no 'accepts' section (featureDim, featureRate)");
         var latent = Section(root, "latent");
         var f0 = Section(root, "f0");
@@ -113,6 +136,7 @@ public sealed record MotionModelSpec
 
         return new MotionModelSpec
         {
+            Variant = variant,
             FeatureModels = accepts.TryGetProperty("featureModels", out var models) && models.ValueKind == JsonValueKind.Array
                 ? [.. models.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!)]
                 : [],

@@ -29,11 +29,14 @@ public sealed class MotionModels(ModelRegistry registry)
         {
             if (_ready.TryGetValue(model, out var ready)) return ready;
             var spec = MotionModelSpec.Read(model.Manifest, Path.Combine(model.Directory, "manifest.json"));
-            foreach (var input in new[] { MotionModelSpec.FeaturesInput, MotionModelSpec.F0Input, MotionModelSpec.MaskInput, MotionModelSpec.LatentInput })
+            foreach (var input in spec.InputNames)
             {
                 if (!model.Session.InputMetadata.ContainsKey(input))
                     throw new ModelStoreException($"{model.Manifest.Id}: the ONNX graph has no input '{input}' (it has {string.Join(", ", model.Session.InputMetadata.Keys)})");
             }
+            var unfed = model.Session.InputMetadata.Keys.Except(spec.InputNames).ToList();
+            if (unfed.Count > 0)
+                throw new ModelStoreException($"{model.Manifest.Id}: the ONNX graph takes {string.Join(", ", unfed)}, which a {spec.Variant} is not fed (it gets {string.Join(", ", spec.InputNames)})");
             if (!model.Session.OutputMetadata.ContainsKey(MotionModelSpec.ExpOutput))
                 throw new ModelStoreException($"{model.Manifest.Id}: the ONNX graph has no output '{MotionModelSpec.ExpOutput}' (it has {string.Join(", ", model.Session.OutputMetadata.Keys)})");
             ready = new MotionModel(model, spec, LandmarkModel.Load(model.Directory, spec, model.Manifest.Id));

@@ -41,9 +41,6 @@ public sealed class MotionStageRunner(
     {
         if (!command.InputKeys.TryGetValue(ArtifactNames.Features, out var featuresKey))
             throw new StageFailedException($"no audio features to animate: the audio stage produced no {ArtifactNames.Features}");
-        if (!command.InputKeys.TryGetValue(ArtifactNames.F0, out var f0Key))
-            throw new StageFailedException($"no pitch to animate: the audio stage produced no {ArtifactNames.F0}");
-
         MotionModel? model;
         try
         {
@@ -55,11 +52,14 @@ public sealed class MotionStageRunner(
         }
         if (model is null) throw new StageFailedException(catalog.NotConfigured(command.MotionModel, "audio-to-motion"));
         var spec = model.Spec;
+        var hasF0 = command.InputKeys.TryGetValue(ArtifactNames.F0, out var f0Key);
+        if (spec.UsesF0 && !hasF0)
+            throw new StageFailedException($"no pitch to animate: the audio stage produced no {ArtifactNames.F0}, which '{command.MotionModel}' ({spec.Variant}) needs");
 
         var batch = await run.TimeAsync(Steps.BatchPreparation, async () =>
         {
             var features = await ReadNpyAsync(run, featuresKey, ArtifactNames.Features, ct);
-            var f0 = await ReadNpyAsync(run, f0Key, ArtifactNames.F0, ct);
+            var f0 = spec.UsesF0 ? await ReadNpyAsync(run, f0Key!, ArtifactNames.F0, ct) : null; // a VAEModel takes no F0
             return BatchPreparation.Prepare(features, f0, spec, command.MotionModel, command.FeatureModel, command.Seed, command.Temperature);
         });
         run.Report(0.1, Steps.BatchPreparation);

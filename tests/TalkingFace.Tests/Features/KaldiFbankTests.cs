@@ -41,6 +41,34 @@ public class KaldiFbankTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task At_16_bit_scale_matches_torchaudio_fbank_of_the_scaled_samples()
+    {
+        // Fast-HuBERT's recipe (utils/extract_fbank.py): torchaudio's fbank of the samples times 32768. The manifest of a
+        // Fast-HuBERT model says waveformScale 32768 and the feature stage passes it as Scale; here the reference gets the
+        // scaled samples themselves (x * 32768 is exact in float32).
+        var samples = await FeatureReferences.MacronSpeech16k();
+        var scaled = samples.Select(x => x * 32768f).ToArray();
+        var (torch32, torch64) = FeatureReferences.TorchaudioFbank(scaled);
+
+        var result = KaldiFbank.Compute(samples, 16000, new FbankOptions { Scale = 32768 });
+        var plain = KaldiFbank.Compute(samples, 16000, new FbankOptions());
+
+        Assert.Equal(torch32.Shape, new[] { result.Frames, result.Bins });
+        var vs32 = Compare(result.Data, torch32.Data, 80, new HashSet<int>());
+        var vs64 = Compare(result.Data, torch64.Data, 80, new HashSet<int>());
+        // what a scale folded into a constant shift misses: the bins on the floor at one scale but not the other
+        var shift = (float)(2 * Math.Log(32768));
+        var folded = plain.Data.Select(v => v + shift).ToArray();
+        var foldedDiff = Compare(folded, torch32.Data, 80, new HashSet<int>());
+        var floorDiffers = plain.Data.Zip(result.Data).Count(p => (p.First == LogEpsilon) != (p.Second == LogEpsilon));
+        output.WriteLine($"MacronSpeech x 32768: vs torchaudio float32 {vs32}");
+        output.WriteLine($"vs torchaudio float64 {vs64}");
+        output.WriteLine($"[-1, 1] fbank + 2 ln 32768 instead: {foldedDiff}; {floorDiffers} values floored at one scale only");
+        Assert.True(vs32.AllMax <= 1e-3, $"differs from torchaudio's fbank of the scaled samples by up to {vs32.AllMax:E2}");
+        Assert.True(vs64.AllMax <= 2e-5, $"differs from torchaudio float64 by up to {vs64.AllMax:E2}");
+    }
+
+    [Fact]
     public void Synthetic_signal_with_tiny_and_high_frequency_energy_matches_torchaudio()
     {
         // Low-level noise next to silence and a 7.9 kHz tone: the cases where float32 rounding shows most.

@@ -78,6 +78,37 @@ public sealed class DemoModelTests
         }
     }
 
+    [Theory]
+    [InlineData("0", "must be a positive number")]
+    [InlineData("-32768", "must be a positive number")]
+    [InlineData("\"loud\"", "not a valid manifest")]
+    public void A_fast_hubert_manifest_with_a_bad_fbank_scale_is_refused(string value, string expected)
+    {
+        var root = CopyModel("fast-hubert");
+        try
+        {
+            var manifest = Directory.EnumerateFiles(Path.Combine(root, "fast-hubert"), "manifest.json", SearchOption.AllDirectories).Single();
+            var text = File.ReadAllText(manifest);
+            Assert.Contains("\"waveformScale\": 32768.0", text); // the demo Fast-HuBERT takes 16-bit-scale fbank, as upstream
+            File.WriteAllText(manifest, text.Replace("\"waveformScale\": 32768.0", $"\"waveformScale\": {value}", StringComparison.Ordinal));
+            using var registry = Registry(root);
+            var error = Assert.Throws<ModelStoreException>(() => registry.Get("fast-hubert"));
+            Assert.Contains(expected, error.Message);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void The_shipped_fast_hubert_takes_16_bit_scale_fbank()
+    {
+        using var registry = Registry(ModelsRoot);
+        Assert.Equal(32768, registry.Get("fast-hubert")!.Manifest.Input!.Fbank!.WaveformScale);
+        Assert.Equal(32768, registry.Get("fast-hubert-int8")!.Manifest.Input!.Fbank!.WaveformScale);
+    }
+
     [Fact]
     public void A_model_the_store_lacks_is_not_configured()
     {

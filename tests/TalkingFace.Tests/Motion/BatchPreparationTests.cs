@@ -208,6 +208,48 @@ public sealed class BatchPreparationTests
         Assert.Contains("assets", Assert.Throws<ModelStoreException>(() => MotionModelSpec.Parse(manifest, noAssets.RootElement, "test")).Message);
     }
 
+    [Fact]
+    public void The_variant_says_whether_the_model_takes_f0_and_must_agree_with_its_inputs()
+    {
+        const string rest = """ "accepts": {"featureDim": 1024, "featureRate": 50}, "assets": {"landmarkMean": {"file": "a", "sha256": "b"}, "landmarkBasis": {"file": "c", "sha256": "d"}} """;
+        static ModelManifest With(params string[] inputs) => new()
+        {
+            Name = "m", Version = "1", Task = "audio-to-motion", File = "model.onnx", Sha256 = "0",
+            Output = new ModelOutput { Name = "exp", FeatureDim = 64, FrameRate = 25 },
+            Inputs = [.. inputs.Select(n => new TensorSpec(n, "float32", []))],
+        };
+        MotionModelSpec Parse(ModelManifest manifest, string variant)
+        {
+            using var json = JsonDocument.Parse("{" + variant + rest + "}");
+            return MotionModelSpec.Parse(manifest, json.RootElement, "test");
+        }
+
+        var plain = Parse(With("features", "mask", "z"), """ "variant": "VAEModel", "f0": null, """);
+        Assert.False(plain.UsesF0);
+        Assert.Equal(["features", "mask", "z"], plain.InputNames);
+        var pitch = Parse(With("features", "f0", "mask", "z"), """ "variant": "PitchContourVAEModel", """);
+        Assert.True(pitch.UsesF0);
+        Assert.Equal(["features", "f0", "mask", "z"], pitch.InputNames);
+        Assert.True(Parse(With("features", "f0", "mask", "z"), "").UsesF0); // manifests from before the field: PitchContourVAEModel
+
+        Assert.Contains("variant 'LSTM' is not", Assert.Throws<ModelStoreException>(() => Parse(With(), """ "variant": "LSTM", """)).Message);
+        Assert.Contains("has no 'f0' input, but the manifest's inputs list one",
+            Assert.Throws<ModelStoreException>(() => Parse(With("features", "f0", "mask", "z"), """ "variant": "VAEModel", """)).Message);
+        Assert.Contains("takes an 'f0' input, but the manifest's inputs do not list one",
+            Assert.Throws<ModelStoreException>(() => Parse(With("features", "mask", "z"), """ "variant": "PitchContourVAEModel", """)).Message);
+    }
+
+    [Fact]
+    public void A_model_without_f0_needs_no_f0_track()
+    {
+        var spec = Spec() with { Variant = MotionModelSpec.PlainVariant };
+        var batch = BatchPreparation.Prepare(CountingFeatures(99, 1024), null, spec, "geneface-a2m-vae", "hubert-large", seed: 0, temperature: 0.2);
+        Assert.Equal(50, batch.Frames);
+        Assert.All(batch.F0, v => Assert.Equal(0f, v));
+        Assert.Contains("needs F0", Assert.Throws<StageFailedException>(() =>
+            BatchPreparation.Prepare(CountingFeatures(99, 1024), null, Spec(), "geneface-a2m", "hubert-large", seed: 0, temperature: 0.2)).Message);
+    }
+
     [Theory]
     [InlineData("every other value", F0Downsampling.EveryOther)]
     [InlineData("every-other", F0Downsampling.EveryOther)]

@@ -12,7 +12,7 @@ namespace TalkingFace.Tests.Motion;
 /// </summary>
 public sealed class MotionInferenceTests
 {
-    public static TheoryData<string> Models => [HubertModel, FastModel];
+    public static TheoryData<string> Models => [HubertModel, FastModel, VaeModel];
 
     private static NpyArray Fixture(string model, string name) =>
         ReadNpy(Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", "models", model, name));
@@ -21,17 +21,20 @@ public sealed class MotionInferenceTests
     [InlineData(HubertModel, 1e-4)]
     [InlineData(FastModel, 1e-4)]
     [InlineData(Int8Model, 1e-3)] // one dynamically quantised MatMul: a rounding step may move (the fixture's meta.json)
+    [InlineData(VaeModel, 1e-4)] // GeneFace++ VAEModel: no f0 input
     public void Onnx_output_matches_pytorch_on_the_fixtures(string name, double tolerance)
     {
         var model = Load(name);
         Assert.True(model.Manifest.Demo, "the shipped models are demo weights and must say so");
         var features = Fixture(name, "features.npy");
-        var f0 = Fixture(name, "f0.npy");
         var mask = Fixture(name, "mask.npy");
         var z = Fixture(name, "z.npy");
         var expected = Fixture(name, "exp.npy");
         var spec = model.Spec;
-        var padded = f0.Shape[^1];
+        var padded = mask.Shape[^1];
+        Assert.Equal(name != VaeModel, spec.UsesF0);
+        Assert.Equal(spec.UsesF0, File.Exists(Path.Combine(TestPaths.RepoRoot, "tests", "fixtures", "models", name, "f0.npy")));
+        var f0 = spec.UsesF0 ? Fixture(name, "f0.npy") : new NpyArray(new float[padded], [1, padded]);
         Assert.Equal([1, padded * spec.FeatureFramesPerFrame, spec.FeatureDim], features.Shape);
         Assert.Equal([1, spec.LatentChannels, padded / spec.LatentDownsample], z.Shape);
         Assert.Equal([1, padded, spec.ExpDim], expected.Shape);
@@ -141,8 +144,10 @@ public sealed class MotionInferenceTests
     {
         var model = Load(name);
         var spec = model.Spec;
-        Assert.Equal(name == HubertModel ? (1024, 50) : (768, 25), (spec.FeatureDim, spec.FeatureRate));
-        Assert.Equal(name == HubertModel ? "hubert-large" : "fast-hubert", spec.FeatureModels[0]);
+        var hubert = name != FastModel; // geneface-a2m and geneface-a2m-vae read HuBERT-large, -fast Fast-HuBERT
+        Assert.Equal(hubert ? (1024, 50) : (768, 25), (spec.FeatureDim, spec.FeatureRate));
+        Assert.Equal(hubert ? "hubert-large" : "fast-hubert", spec.FeatureModels[0]);
+        Assert.Equal(name == VaeModel ? MotionModelSpec.PlainVariant : MotionModelSpec.PitchVariant, spec.Variant);
         Assert.Equal((16, 4, 8, 64), (spec.LatentChannels, spec.LatentDownsample, spec.FrameMultiple, spec.ExpDim));
 
         var points = model.Landmarks.Projection.Project(model.Landmarks.Mean);

@@ -19,6 +19,8 @@ internal static class MotionTestKit
     public const string HubertModel = "geneface-a2m";
     public const string FastModel = "geneface-a2m-fast";
     public const string Int8Model = "geneface-a2m-int8";
+    /// <summary>GeneFace++'s VAEModel (no F0 input).</summary>
+    public const string VaeModel = "geneface-a2m-vae";
 
     public static MotionModel Load(string name, string? root = null)
     {
