@@ -28,7 +28,9 @@ FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS dotnet
 FROM ${RUNTIME_BASE}
 COPY --from=dotnet /usr/share/dotnet /usr/share/dotnet
 COPY deploy/docker/install-runtime.sh /tmp/install-runtime.sh
-RUN sh /tmp/install-runtime.sh && rm /tmp/install-runtime.sh
+# OpenCvSharp's libOpenCvSharpExtern.so needs GTK 3 (which brings freetype, harfbuzz, pango, cairo, glib, X11),
+# libdrm and libatomic; opencv-data has the Haar cascades of the default face detector.
+RUN sh /tmp/install-runtime.sh "libgtk-3-0t64|libgtk-3-0" libdrm2 libatomic1 opencv-data && rm /tmp/install-runtime.sh
 ENV DOTNET_ROOT=/usr/share/dotnet \
     DOTNET_RUNNING_IN_CONTAINER=true \
     ASPNETCORE_HTTP_PORTS=8080 \
