@@ -26,6 +26,10 @@ RUN rid=linux-$([ "$TARGETARCH" = arm64 ] && echo arm64 || echo x64) && \
       -p:UseAppHost=false -o /out
 
 FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION}
+# The gateway hosts the hair stage in standalone mode and decodes uploaded images: OpenCvSharp's native library
+# needs GTK 3, libdrm and libatomic; opencv-data has the default face detector's cascades.
+COPY deploy/docker/install-runtime.sh /tmp/install-runtime.sh
+RUN sh /tmp/install-runtime.sh "libgtk-3-0t64|libgtk-3-0" libdrm2 libatomic1 opencv-data && rm /tmp/install-runtime.sh
 ENV ASPNETCORE_HTTP_PORTS=8080 \
     Models__Root=/app/models
 WORKDIR /app

@@ -3,7 +3,7 @@
 # Build from the repository root (scripts/build-images does this for every image and variant):
 #   docker build -f deploy/docker/worker-audio.Dockerfile -t talkingface/worker-audio .
 # GPU (CUDA, x64) variant: ONNX Runtime's GPU package through the OnnxRuntimeGpu build switch, on a CUDA base:
-#   --build-arg ONNX_RUNTIME_GPU=true --build-arg RUNTIME_BASE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+#   --build-arg ONNX_RUNTIME_GPU=true --build-arg RUNTIME_BASE=nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
 # arm64 (Jetson, Graviton...): --platform linux/arm64 (cross-compiled; the runtime base must be arm64).
 ARG DOTNET_VERSION=10.0
 ARG RUNTIME_BASE=mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION}

@@ -3,7 +3,7 @@
 # Build from the repository root (scripts/build-images does this for every image and variant):
 #   docker build -f deploy/docker/worker-hair.Dockerfile -t talkingface/worker-hair .
 # GPU (CUDA, x64) variant: ONNX Runtime's GPU package through the OnnxRuntimeGpu build switch, on a CUDA base:
-#   --build-arg ONNX_RUNTIME_GPU=true --build-arg RUNTIME_BASE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+#   --build-arg ONNX_RUNTIME_GPU=true --build-arg RUNTIME_BASE=nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
 # arm64 (Jetson, Graviton...): --platform linux/arm64 (cross-compiled; the runtime base must be arm64).
 ARG DOTNET_VERSION=10.0
 ARG RUNTIME_BASE=mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION}
@@ -28,7 +28,9 @@ FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS dotnet
 FROM ${RUNTIME_BASE}
 COPY --from=dotnet /usr/share/dotnet /usr/share/dotnet
 COPY deploy/docker/install-runtime.sh /tmp/install-runtime.sh
-RUN sh /tmp/install-runtime.sh && rm /tmp/install-runtime.sh
+# OpenCvSharp's libOpenCvSharpExtern.so needs GTK 3 (which brings freetype, harfbuzz, pango, cairo, glib, X11),
+# libdrm and libatomic; opencv-data has the Haar cascades of the default face detector.
+RUN sh /tmp/install-runtime.sh "libgtk-3-0t64|libgtk-3-0" libdrm2 libatomic1 opencv-data && rm /tmp/install-runtime.sh
 ENV DOTNET_ROOT=/usr/share/dotnet \
     DOTNET_RUNNING_IN_CONTAINER=true \
     ASPNETCORE_HTTP_PORTS=8080 \

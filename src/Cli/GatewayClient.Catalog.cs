@@ -9,7 +9,10 @@ namespace TalkingFace.Cli;
 /// <summary>The calls <c>batch</c>, <c>fleet</c> and <c>models</c> make.</summary>
 public sealed partial class GatewayClient
 {
-    /// <summary>POST a multipart job: each file part (field, path) and each non-empty text field; the key as Idempotency-Key.</summary>
+    /// <summary>
+    /// POST a multipart job: each file part (field, path) and each non-empty text field; the key as Idempotency-Key.
+    /// The file parts are seekable file streams, so a retried attempt sends the whole content again from the start.
+    /// </summary>
     public async Task<(JobView Job, bool AlreadyExisted)> SubmitFormAsync(string path, IEnumerable<(string Field, FileInfo File)> files,
         IReadOnlyDictionary<string, string?> fields, string? idempotencyKey, CancellationToken ct)
     {

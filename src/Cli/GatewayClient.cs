@@ -18,53 +18,40 @@ public sealed partial class GatewayClient(HttpClient http) : IDisposable
 
     public Uri BaseAddress => http.BaseAddress!;
 
-    /// <summary>A client for a remote gateway; sends the API key in TALKINGFACE_API_KEY, if set, as a bearer token.</summary>
-    public static GatewayClient For(Uri server)
+    /// <summary>
+    /// A client for a remote gateway: every request goes through <paramref name="retry"/> (default: <see cref="GatewayRetry"/>'s
+    /// defaults, waits announced on stderr); sends the API key in TALKINGFACE_API_KEY, if set, as a bearer token.
+    /// </summary>
+    public static GatewayClient For(Uri server, GatewayRetry? retry = null, HttpMessageHandler? transport = null)
     {
-        var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromMinutes(10) };
+        retry ??= new GatewayRetry { Log = Console.Error };
+        // Each attempt has its own limit (GatewayRetry.AttemptTimeout); a whole request may wait out back-pressure longer.
+        var http = new HttpClient(retry.Handler(transport ?? new SocketsHttpHandler())) { BaseAddress = server, Timeout = Timeout.InfiniteTimeSpan };
         if (Environment.GetEnvironmentVariable("TALKINGFACE_API_KEY") is { Length: > 0 } key)
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return new(http);
     }
 
-    public async Task<JobView> SubmitTalkingFaceAsync(FileInfo audio, IReadOnlyDictionary<string, string?> options, string? idempotencyKey, CancellationToken ct)
-    {
-        using var form = new MultipartFormDataContent();
-        var file = new StreamContent(audio.OpenRead());
-        file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        form.Add(file, "audio", audio.Name);
-        foreach (var (name, value) in options)
-        {
-            if (!string.IsNullOrWhiteSpace(value)) form.Add(new StringContent(value), name);
-        }
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/jobs/talking-face") { Content = form };
-        if (idempotencyKey is not null) request.Headers.Add(JobEndpoints.IdempotencyHeader, idempotencyKey);
-        using var response = await http.SendAsync(request, ct);
-        return await ReadAsync<JobView>(response, ct);
-    }
+    /// <summary>
+    /// A key for one submit: retries of it (after a 503, a lost answer) find the job the first try made instead of
+    /// making another; a new command is a new key, so running <c>submit</c> twice still makes two jobs.
+    /// </summary>
+    public static string NewIdempotencyKey(string command) => $"{command}-{Guid.NewGuid():N}";
+
+    /// <summary>Submits a talking-face job; without <paramref name="idempotencyKey"/> a fresh one is sent, so retries never duplicate it.</summary>
+    public async Task<JobView> SubmitTalkingFaceAsync(FileInfo audio, IReadOnlyDictionary<string, string?> options, string? idempotencyKey, CancellationToken ct) =>
+        (await SubmitFormAsync("/api/jobs/talking-face", [("audio", audio)], options, idempotencyKey ?? NewIdempotencyKey("submit"), ct)).Job;
 
     /// <summary>Submits a hair job: the face photo plus form fields, and reference images as (field, file) pairs.</summary>
-    public async Task<JobView> SubmitHairAsync(FileInfo face, IReadOnlyDictionary<string, string?> fields, IReadOnlyList<(string Field, FileInfo File)> references, CancellationToken ct)
-    {
-        using var form = new MultipartFormDataContent();
-        foreach (var (field, file) in references.Prepend(("face", face)))
-        {
-            var content = new StreamContent(file.OpenRead());
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            form.Add(content, field, file.Name);
-        }
-        foreach (var (name, value) in fields)
-        {
-            if (!string.IsNullOrWhiteSpace(value)) form.Add(new StringContent(value), name);
-        }
-        using var response = await http.PostAsync("/api/jobs/hair", form, ct);
-        return await ReadAsync<JobView>(response, ct);
-    }
+    public async Task<JobView> SubmitHairAsync(FileInfo face, IReadOnlyDictionary<string, string?> fields, IReadOnlyList<(string Field, FileInfo File)> references, CancellationToken ct) =>
+        (await SubmitFormAsync("/api/jobs/hair", references.Prepend(("face", face)), fields, NewIdempotencyKey("hair"), ct)).Job;
 
     /// <summary>Submits a pipeline probe (no input, one no-op stage) on <paramref name="deviceClass"/>.</summary>
     public async Task<JobView> SubmitProbeAsync(string deviceClass, CancellationToken ct)
     {
-        using var response = await http.PostAsJsonAsync("/api/jobs/probe", new { deviceClass }, Json, ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/jobs/probe") { Content = JsonContent.Create(new { deviceClass }, options: Json) };
+        request.Headers.Add(JobEndpoints.IdempotencyHeader, NewIdempotencyKey("probe"));
+        using var response = await http.SendAsync(request, ct);
         return await ReadAsync<JobView>(response, ct);
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using MassTransit;
 using TalkingFace.Contracts;
 using TalkingFace.Models;
@@ -13,6 +14,7 @@ public static class HairStage
     {
         builder.AddModelStore();
         builder.Services.AddOptions<FaceDetectionOptions>().Bind(builder.Configuration.GetSection(FaceDetectionOptions.Section));
+        builder.Services.TryAddSingleton<Imaging.OpenCvNative>(); // checked on first use, never at registration
         builder.Services.AddSingleton<FaceDetectors>();
         builder.Services.AddSingleton<FaceDetectorPreloader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FaceDetectorPreloader>());

@@ -191,27 +191,19 @@ public sealed class BatchRunner(GatewayClient client, BatchSettings settings, Te
         var (path, files, fields) = item.Kind == JobKinds.Hair
             ? ("/api/jobs/hair", (IEnumerable<(string, FileInfo)>)[("face", file), .. settings.HairReferences], settings.HairFields)
             : ("/api/jobs/talking-face", [("audio", file)], settings.Fields);
-        for (var attempt = 1; ; attempt++)
+        // Retries (429/503 waited out, a restarting gateway) are the client's (GatewayRetry); the key makes them safe.
+        try
         {
-            try
+            var (job, existed) = await client.SubmitFormAsync(path, files, fields, item.IdempotencyKey, ct);
+            Record(item, job, existed ? "found the job an earlier run made" : "submitted");
+        }
+        catch (GatewayException e) when ((int)e.Status is >= 400 and < 500 and not 408 and not 429)
+        {
+            lock (_gate)
             {
-                var (job, existed) = await client.SubmitFormAsync(path, files, fields, item.IdempotencyKey, ct);
-                Record(item, job, existed ? "found the job an earlier run made" : "submitted");
-                return;
-            }
-            catch (GatewayException e) when ((int)e.Status is >= 400 and < 500 and not 408 and not 429)
-            {
-                lock (_gate)
-                {
-                    item.State = BatchStates.Rejected;
-                    item.Reason = e.Message;
-                    Changed($"{item.File} refused: {e.Message}");
-                }
-                return;
-            }
-            catch (Exception e) when (attempt < 4 && e is GatewayException or HttpRequestException && !ct.IsCancellationRequested)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(attempt * attempt), ct); // 1, 4, 9 s: a restarting gateway, a full queue
+                item.State = BatchStates.Rejected;
+                item.Reason = e.Message;
+                Changed($"{item.File} refused: {e.Message}");
             }
         }
     }

@@ -17,7 +17,7 @@ public static class CommonOptions
         var text = result.GetValue(server);
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             throw new IOException($"--server '{text}' is not an http(s) URL, e.g. http://127.0.0.1:5000");
-        return GatewayClient.For(uri);
+        return GatewayClient.For(uri, new GatewayRetry { Log = result.InvocationConfiguration.Error });
     }
 
     public static Option<bool> Json() => new("--json") { Description = "Print JSON instead of text" };

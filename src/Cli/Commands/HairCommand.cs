@@ -46,7 +46,7 @@ public static class HairCommand
             {
                 if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                     throw new IOException($"--server '{url}' is not an http(s) URL, e.g. http://127.0.0.1:5000");
-                using var remote = GatewayClient.For(uri);
+                using var remote = GatewayClient.For(uri, new GatewayRetry { Log = r.InvocationConfiguration.Error });
                 return await RunAsync(remote, photo, fields, uploads, r.GetValue(output)!, r.GetValue(json), log, TimeSpan.FromSeconds(1), ct);
             }
             var dataDir = r.GetValue(data)?.FullName ?? Path.Combine(Path.GetTempPath(), "talkingface-" + Guid.NewGuid().ToString("N"));

@@ -15,7 +15,7 @@ public static class RemoteCommands
         var temperature = CommonOptions.Temperature();
         var deviceClass = new Option<string>("--device-class") { Description = "cpu | rtx | jetson | apple | auto", DefaultValueFactory = _ => "auto" };
         var priority = new Option<int>("--priority") { Description = "0 (default) to 9", DefaultValueFactory = _ => 0 };
-        var key = new Option<string?>("--idempotency-key") { Description = "Submitting again with the same key returns the same job" };
+        var key = new Option<string?>("--idempotency-key") { Description = "Submitting again with the same key returns the same job (default: a new key per run, so the CLI's own retries never duplicate the job)" };
         var wait = new Option<bool>("--wait") { Description = "Watch the job until it finishes" };
         var output = new Option<DirectoryInfo?>("--out", "-o") { Description = "With --wait: download the artifacts and job.json here" };
         var command = new Command("submit", "Submit a talking-face job to a gateway")
@@ -30,16 +30,17 @@ public static class RemoteCommands
             var form = CommonOptions.TalkingFaceForm(r, featureModel, seed, temperature);
             form["deviceClass"] = r.GetValue(deviceClass);
             form["priority"] = r.GetValue(priority).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var o = r.InvocationConfiguration.Output;
             var job = await client.SubmitTalkingFaceAsync(input, form, r.GetValue(key), ct);
             if (!r.GetValue(wait))
             {
-                JobPrinter.Print(job, r.GetValue(json), Console.Out);
+                JobPrinter.Print(job, r.GetValue(json), o);
                 return 0;
             }
-            var log = r.GetValue(json) ? Console.Error : Console.Out;
+            var log = r.GetValue(json) ? r.InvocationConfiguration.Error : o;
             job = await client.WaitAsync(job.Id, j => JobPrinter.Progress(j, log), TimeSpan.FromSeconds(1), ct);
             if (r.GetValue(output) is { } outDir) await TalkCommand.WriteResultsAsync(client, job, outDir, ct);
-            JobPrinter.Print(job, r.GetValue(json), Console.Out);
+            JobPrinter.Print(job, r.GetValue(json), o);
             return job.State == "succeeded" ? 0 : 2;
         }));
         return command;
@@ -114,9 +115,10 @@ public static class RemoteCommands
         command.SetAction((r, ct) => CommonOptions.Guard(async () =>
         {
             using var client = CommonOptions.Client(r, server);
-            var log = r.GetValue(json) ? Console.Error : Console.Out;
+            var o = r.InvocationConfiguration.Output;
+            var log = r.GetValue(json) ? r.InvocationConfiguration.Error : o;
             var job = await client.WaitAsync(r.GetValue(id), j => JobPrinter.Progress(j, log), TimeSpan.FromSeconds(1), ct);
-            JobPrinter.Print(job, r.GetValue(json), Console.Out);
+            JobPrinter.Print(job, r.GetValue(json), o);
             return job.State == "succeeded" ? 0 : 2;
         }));
         return command;

@@ -30,9 +30,11 @@ public sealed class OnnxSessionFactory(IOptions<InferenceOptions> options, ILogg
             }
             try
             {
-                var ortName = Append(sessionOptions, provider);
+                // Asked first: appending a provider this build lacks fails on a missing entry point, which says less.
+                var ortName = OrtName(provider);
                 if (!available.Contains(ortName))
                     throw new NotSupportedException($"{ortName} is not in this ONNX Runtime build (it has {string.Join(", ", available)})");
+                Append(sessionOptions, provider);
                 var (path, written) = CachedOrOriginal(manifest, modelPath, ortName, sessionOptions);
                 var session = new InferenceSession(path, sessionOptions);
                 if (written is not null) PublishCache(written, path == modelPath ? CacheName(manifest, ortName) : path);
@@ -51,19 +53,30 @@ public sealed class OnnxSessionFactory(IOptions<InferenceOptions> options, ILogg
         throw new InvalidOperationException($"no execution provider could load {manifest.Id}");
     }
 
-    /// <summary>Adds the provider to the options and returns ONNX Runtime's name for it.</summary>
-    private static string Append(SessionOptions so, string provider)
+    /// <summary>ONNX Runtime's name for a configured provider.</summary>
+    private static string OrtName(string provider) => provider.ToUpperInvariant() switch
+    {
+        "TENSORRT" => "TensorrtExecutionProvider",
+        "CUDA" => "CUDAExecutionProvider",
+        "COREML" => "CoreMLExecutionProvider",
+        "ROCM" => "ROCMExecutionProvider",
+        "OPENVINO" => "OpenVINOExecutionProvider",
+        "DIRECTML" => "DmlExecutionProvider",
+        "CPU" => "CPUExecutionProvider",
+        _ => throw new NotSupportedException($"unknown execution provider '{provider}'"),
+    };
+
+    /// <summary>Adds the provider to the options (TensorRT with CUDA behind it for the nodes it does not take).</summary>
+    private static void Append(SessionOptions so, string provider)
     {
         switch (provider.ToUpperInvariant())
         {
-            case "TENSORRT": so.AppendExecutionProvider_Tensorrt(0); so.AppendExecutionProvider_CUDA(0); return "TensorrtExecutionProvider";
-            case "CUDA": so.AppendExecutionProvider_CUDA(0); return "CUDAExecutionProvider";
-            case "COREML": so.AppendExecutionProvider_CoreML(CoreMLFlags.COREML_FLAG_ONLY_ENABLE_DEVICE_WITH_ANE); return "CoreMLExecutionProvider";
-            case "ROCM": so.AppendExecutionProvider_ROCm(0); return "ROCMExecutionProvider";
-            case "OPENVINO": so.AppendExecutionProvider_OpenVINO(""); return "OpenVINOExecutionProvider";
-            case "DIRECTML": so.AppendExecutionProvider_DML(0); return "DmlExecutionProvider";
-            case "CPU": return "CPUExecutionProvider";
-            default: throw new NotSupportedException($"unknown execution provider '{provider}'");
+            case "TENSORRT": so.AppendExecutionProvider_Tensorrt(0); so.AppendExecutionProvider_CUDA(0); break;
+            case "CUDA": so.AppendExecutionProvider_CUDA(0); break;
+            case "COREML": so.AppendExecutionProvider_CoreML(CoreMLFlags.COREML_FLAG_ONLY_ENABLE_DEVICE_WITH_ANE); break;
+            case "ROCM": so.AppendExecutionProvider_ROCm(0); break;
+            case "OPENVINO": so.AppendExecutionProvider_OpenVINO(""); break;
+            case "DIRECTML": so.AppendExecutionProvider_DML(0); break;
         }
     }
 

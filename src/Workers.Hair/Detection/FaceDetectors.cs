@@ -2,6 +2,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenCvSharp;
 using TalkingFace.Models;
+using TalkingFace.Workers.Hair.Imaging;
 
 namespace TalkingFace.Workers.Hair.Detection;
 
@@ -31,7 +32,8 @@ public sealed class FaceDetectionOptions
 /// Builds the configured face search once (detector + human-face check) and keeps it; the preloader calls
 /// <see cref="Get"/> and warms it at start, so no model loads on the request path.
 /// </summary>
-public sealed class FaceDetectors(IOptions<FaceDetectionOptions> options, ModelCatalog catalog, ModelRegistry registry, ILogger<FaceDetectors> logger) : IDisposable
+public sealed class FaceDetectors(IOptions<FaceDetectionOptions> options, ModelCatalog catalog, ModelRegistry registry, OpenCvNative openCv,
+    ILogger<FaceDetectors> logger) : IDisposable
 {
     private readonly Lock _gate = new();
     private HaarCascades? _cascades;
@@ -40,12 +42,16 @@ public sealed class FaceDetectors(IOptions<FaceDetectionOptions> options, ModelC
     public string Provider { get; private set; } = "opencv-cpu";
 
     /// <summary>The face search.</summary>
-    /// <exception cref="StageFailedException">The configured detector is not available (reason worded for the job).</exception>
+    /// <exception cref="StageFailedException">
+    /// The configured detector is not available (reason worded for the job, with what to install): OpenCV's native
+    /// library does not load, or the cascades the default detector needs are not installed.
+    /// </exception>
     public FaceSearch Get()
     {
         lock (_gate)
         {
             if (_search is not null) return _search;
+            openCv.EnsureLoaded();
             var o = options.Value;
             var kind = o.Detector.ToLowerInvariant();
             if (kind is not ("auto" or "yolo" or "haar"))
@@ -63,8 +69,13 @@ public sealed class FaceDetectors(IOptions<FaceDetectionOptions> options, ModelC
                 }
                 else
                 {
+                    _cascades.EnsureInstalled(HaarCascades.FrontalFace, HaarCascades.Eye);
                     _search = new FaceSearch(new HaarFaceDetector(_cascades, o.HaarMaxSide), null);
                 }
+            }
+            catch (CascadeMissingException e)
+            {
+                throw new StageFailedException($"no face detector: {e.Message}, or put a YOLOv8-face model in the model store as '{o.Model}'");
             }
             catch (Exception e) when (e is ModelStoreException or InvalidOperationException)
             {
@@ -89,8 +100,8 @@ public sealed class FaceDetectors(IOptions<FaceDetectionOptions> options, ModelC
         var candidate = new DetectedFace(new FaceBox(250, 350, 300, 360), 1, [new(340, 460), new(460, 460), new(400, 530), new(350, 600), new(450, 600)]);
         new HumanFaceCheck(_cascades!).Measure(image, candidate);
         using var grey = new Mat(HumanFaceCheck.CropSize, HumanFaceCheck.CropSize, MatType.CV_8UC1, Scalar.All(128));
-        _cascades!.Use(HaarCascades.FrontalFace, c => c.DetectMultiScale(grey));
-        _cascades.Use(HaarCascades.Eye, c => c.DetectMultiScale(grey));
+        foreach (var cascade in new[] { HaarCascades.FrontalFace, HaarCascades.Eye }.Where(_cascades!.Has)) // YOLO needs them only for grey photos
+            _cascades.Use(cascade, c => c.DetectMultiScale(grey));
         foreach (var size in new[] { 128, 256 })
         {
             using var aligned = Alignment.FfhqAlignment.Align(image, candidate.Keypoints, size);
@@ -109,6 +120,7 @@ public sealed class FaceDetectors(IOptions<FaceDetectionOptions> options, ModelC
 internal sealed class FaceDetectorPreloader(FaceDetectors detectors, ILogger<FaceDetectorPreloader> logger) : IHostedService, IHealthCheck
 {
     private volatile string? _state;
+    private volatile string? _problem;
 
     public Task StartAsync(CancellationToken ct)
     {
@@ -119,10 +131,13 @@ internal sealed class FaceDetectorPreloader(FaceDetectors detectors, ILogger<Fac
             _state = $"{detectors.Get().DetectorName} on {detectors.Provider}";
             logger.LogInformation("Warmed up face detection ({Detector}) in {Seconds:F2} s", _state, watch.Elapsed.TotalSeconds);
         }
-        catch (Exception e) when (e is StageFailedException or OpenCvSharpException or DllNotFoundException or TypeInitializationException)
+        catch (Exception e) when (e is StageFailedException or OpenCvSharpException or DllNotFoundException or TypeInitializationException or CascadeMissingException)
         {
+            // Not an error of this process: the standalone gateway hosts this stage beside the talking-face ones, which
+            // need none of it. Hair jobs fail with the reason and readiness says it; the log only mentions it.
             _state = null;
-            logger.LogError("Face detection is not usable: {Reason}", e.Message); // jobs fail with the reason
+            _problem = e is StageFailedException ? e.Message : OpenCvNative.Describe(e);
+            logger.LogWarning("Face detection is not usable; hair jobs will fail with: {Reason}", _problem);
         }
         return Task.CompletedTask;
     }
@@ -130,5 +145,5 @@ internal sealed class FaceDetectorPreloader(FaceDetectors detectors, ILogger<Fac
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default) =>
-        Task.FromResult(_state is { } s ? HealthCheckResult.Healthy(s) : HealthCheckResult.Unhealthy("face detection is not loaded"));
+        Task.FromResult(_state is { } s ? HealthCheckResult.Healthy(s) : HealthCheckResult.Unhealthy(_problem ?? "face detection is not loaded"));
 }

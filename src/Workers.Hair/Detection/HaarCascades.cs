@@ -18,15 +18,30 @@ public sealed class HaarCascades : IDisposable
     private readonly Dictionary<string, (CascadeClassifier Cascade, Lock Gate)> _loaded = [];
     private readonly Lock _gate = new();
 
-    public HaarCascades(string? folder)
+    /// <param name="folder">The configured folder; empty: the first of <see cref="DefaultFolders"/> that exists.</param>
+    public HaarCascades(string? folder) =>
+        Folder = folder is { Length: > 0 } ? folder : DefaultFolders.FirstOrDefault(Directory.Exists);
+
+    /// <summary>The folder the cascades are read from; null when none of the default folders exists.</summary>
+    public string? Folder { get; }
+
+    public bool Has(string file) => Folder is not null && File.Exists(Path.Combine(Folder, file));
+
+    /// <exception cref="CascadeMissingException">One of the files is not there (the message says what to install).</exception>
+    public void EnsureInstalled(params string[] files)
     {
-        Folder = folder is { Length: > 0 } ? folder : DefaultFolders.FirstOrDefault(Directory.Exists)
-            ?? throw new InvalidOperationException($"OpenCV's face cascades are not installed: none of {string.Join(", ", DefaultFolders)} exists (Debian: apt-get install opencv-data)");
+        foreach (var file in files)
+        {
+            if (!Has(file)) throw new CascadeMissingException(Missing(file));
+        }
     }
 
-    public string Folder { get; }
+    private string Missing(string file) => Folder is null
+        ? $"OpenCV's face cascades are not installed (none of {string.Join(", ", DefaultFolders)} exists): apt-get install opencv-data"
+        : $"OpenCV's face cascade {file} is not in {Folder}: apt-get install opencv-data (or point Hair:Detection:CascadeFolder at a folder that has it)";
 
     /// <summary>Runs <paramref name="work"/> with the named cascade, loading it on first use.</summary>
+    /// <exception cref="CascadeMissingException">The cascade's file is not installed.</exception>
     public T Use<T>(string file, Func<CascadeClassifier, T> work)
     {
         (CascadeClassifier Cascade, Lock Gate) entry;
@@ -34,8 +49,8 @@ public sealed class HaarCascades : IDisposable
         {
             if (!_loaded.TryGetValue(file, out entry))
             {
-                var path = Path.Combine(Folder, file);
-                if (!File.Exists(path)) throw new InvalidOperationException($"OpenCV cascade {path} is missing (Debian: apt-get install opencv-data)");
+                EnsureInstalled(file);
+                var path = Path.Combine(Folder!, file);
                 var cascade = new CascadeClassifier(path);
                 if (cascade.Empty()) throw new InvalidOperationException($"OpenCV cascade {path} could not be loaded");
                 entry = (cascade, new Lock());
@@ -54,3 +69,6 @@ public sealed class HaarCascades : IDisposable
         }
     }
 }
+
+/// <summary>An OpenCV cascade file is not installed; the message names it and the package that brings it.</summary>
+public sealed class CascadeMissingException(string message) : InvalidOperationException(message);

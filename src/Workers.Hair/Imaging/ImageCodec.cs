@@ -9,11 +9,21 @@ namespace TalkingFace.Workers.Hair.Imaging;
 public static class ImageCodec
 {
     /// <summary>
-    /// Decodes JPEG/PNG/WebP/BMP bytes to 8-bit BGR. Grey becomes 3 channels; a PNG with alpha is composited over
-    /// white (what a page shows), so transparent pixels do not leak whatever colour they happen to hold.
+    /// Decodes JPEG/PNG/WebP/BMP bytes to 8-bit BGR, upright by its EXIF orientation (<see cref="ExifOrientation"/>).
+    /// Grey becomes 3 channels; a PNG with alpha is composited over white (what a page shows), so transparent pixels
+    /// do not leak whatever colour they happen to hold.
     /// </summary>
     /// <exception cref="InvalidDataException">The bytes are not an image OpenCV can read.</exception>
     public static Mat DecodeBgr(byte[] bytes)
+    {
+        var stored = DecodeStoredBgr(bytes);
+        var orientation = ExifOrientation.Read(bytes);
+        if (orientation == 1) return stored;
+        using (stored) return ExifOrientation.Upright(stored, orientation);
+    }
+
+    /// <summary>The pixels in the order the file stores them.</summary>
+    private static Mat DecodeStoredBgr(byte[] bytes)
     {
         using var raw = Cv2.ImDecode(bytes, ImreadModes.Unchanged);
         if (raw.Empty()) throw new InvalidDataException("the file is not an image that can be decoded (JPEG, PNG, WebP or BMP)");
