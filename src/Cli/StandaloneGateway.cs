@@ -38,6 +38,9 @@ public sealed class StandaloneGateway : IAsyncDisposable
             ["Logging:LogLevel:Default"] = verbose ? "Information" : "Warning",
             ["Logging:LogLevel:Microsoft"] = "Warning",
             ["Logging:LogLevel:Microsoft.AspNetCore.StaticFiles"] = "Error",
+            // Authentication registers data protection, which makes a key at start and warns that it is stored
+            // unencrypted; the embedded gateway protects nothing with it (loopback, no cookies), so the warning is noise.
+            ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Error",
             ["Logging:LogLevel:MassTransit"] = verbose ? "Warning" : "Error",
             // A failed stage is reported in the job itself; its warning log would say it twice.
             ["Logging:LogLevel:TalkingFace"] = verbose ? "Information" : "Error",

@@ -96,7 +96,9 @@ internal static class StageRunner<TCommand> where TCommand : class, IStageComman
                     provider = result.Provider;
                     model = result.Model ?? "none";
                     await bus.Publish(new StageCompleted(ticket.JobId, ticket.Stage, ticket.Attempt, worker.Identity,
-                        result.Provider, result.Model, run.Artifacts, run.Timings, startedAt, DateTimeOffset.UtcNow), CancellationToken.None);
+                        result.Provider, result.Model, run.Artifacts, run.Timings, startedAt, DateTimeOffset.UtcNow, run.Warnings), CancellationToken.None);
+                    if (run.Warnings.Count > 0)
+                        logger.LogInformation("Stage {Stage} of job {JobId} succeeded with warnings: {Warnings}", ticket.Stage, ticket.JobId, string.Join("; ", run.Warnings));
                     var units = run.WorkUnits ?? (WorkUnits.Of(ticket.Stage) is WorkUnits.Image or WorkUnits.Job ? 1 : null);
                     if (units is { } u) worker.RecordRun(ticket.Stage, (DateTimeOffset.UtcNow - startedAt).TotalSeconds, u);
                     break;
