@@ -28,6 +28,8 @@ public static class JobPrinter
             if (stage.Reason is not null && stage.State != "cancelled") output.WriteLine($"          reason: {stage.Reason}");
         }
         foreach (var a in job.Artifacts) output.WriteLine($"  artifact {a.Name} ({a.Stage}, {a.Size:N0} bytes, sha256 {a.Sha256[..12]}...)");
+        // Last, so a warning is the first thing read after the job's outcome scrolls by (an older gateway sends none).
+        foreach (var warning in job.Warnings ?? []) output.WriteLine($"  warning: {warning}");
     }
 
     public static void Progress(JobView job, TextWriter output)

@@ -34,9 +34,11 @@ public sealed class AudioStageRunner(
             }
             catch (AudioFormatException e)
             {
-                throw new StageFailedException("the audio cannot be decoded: " + e.Message, retryable: false, e);
+                throw new StageFailedException($"{InputLabel(command)} cannot be decoded: {e.Message}", retryable: false, e);
             }
         }
+        // A repaired input (a cut-off data chunk, a partial last frame) is used, and the job says so.
+        foreach (var warning in audio.Warnings) run.Warn($"{InputLabel(command)}: {warning}");
         run.Report(0.2, Steps.AudioConversion);
         run.WorkUnits = audio.Duration.TotalSeconds;
         metrics.AudioSeconds.Add(audio.Duration.TotalSeconds, new KeyValuePair<string, object?>("stage", Stages.Audio));
@@ -67,6 +69,10 @@ public sealed class AudioStageRunner(
         await SaveNpyAsync(run, ArtifactNames.F0, f0, [f0.Length], ct);
         return new StageOutcome(model.Provider, model.Manifest.Id);
     }
+
+    /// <summary>How reasons and warnings name the input: the user's file name, never a store key or server path.</summary>
+    private static string InputLabel(RunAudioStage command) =>
+        string.IsNullOrWhiteSpace(command.InputName) ? "the audio" : $"'{command.InputName}'";
 
     /// <summary>Frames of 50 Hz HuBERT features (and of F0) for a clip: GeneFace++'s <c>(samples - 80) // 320</c>, at least one.</summary>
     public static int HubertFrameCount(int samples) =>

@@ -54,6 +54,8 @@ public sealed class BatchItem
     /// <summary><c>pending</c> (not submitted yet), <c>rejected</c> (the gateway refused it), or the job's state.</summary>
     public string State { get; set; } = BatchStates.Pending;
     public string? Reason { get; set; }
+    /// <summary>The job's warnings ("motion: preview skipped: ..."): a succeeded item whose result lacks something or was repaired.</summary>
+    public List<string> Warnings { get; set; } = [];
     public double Progress { get; set; }
     public double? TotalSeconds { get; set; }
     /// <summary>Folder (relative to the output folder) holding this item's results and job.json.</summary>

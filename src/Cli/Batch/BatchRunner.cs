@@ -238,6 +238,7 @@ public sealed class BatchRunner(GatewayClient client, BatchSettings settings, Te
             item.JobId = job.Id;
             item.State = job.State;
             item.Reason = job.Reason;
+            item.Warnings = [.. job.Warnings ?? []];
             item.TotalSeconds = job.TotalSeconds;
             item.Progress = job.Stages.Count == 0 ? 0 : job.Stages.Average(s => s.State is "succeeded" or "failed" or "cancelled" ? 1 : s.Progress);
             var change = note is not null ? $"{item.File} {note} ({ShortId(job.Id)}, {job.State})"
@@ -318,6 +319,13 @@ public sealed class BatchRunner(GatewayClient client, BatchSettings settings, Te
         output.WriteLine($"batch: {s.Total} items, {string.Join(", ", parts)} ({BatchProgress.Clock(took.TotalSeconds)})");
         foreach (var item in _manifest.Items.Where(i => i.Failed))
             output.WriteLine($"  {item.State,-9} {item.File}{(item.JobId is { } id ? $" (job {ShortId(id)})" : "")}: {item.Reason ?? "no reason given"}");
+        // One line per distinct warning, so a hundred clips without a preview say so once.
+        foreach (var warning in _manifest.Items.Where(i => !i.Failed).SelectMany(i => i.Warnings.Select(w => (Item: i, Text: w))).GroupBy(w => w.Text))
+        {
+            var items = warning.Select(w => w.Item).ToList();
+            var which = items.Count == 1 ? items[0].File + (items[0].JobId is { } id ? $" (job {ShortId(id)})" : "") : $"{items.Count} items";
+            output.WriteLine($"  warning   {which}: {warning.Key}");
+        }
         output.WriteLine($"results: {settings.Output.FullName} (manifest.json)");
     }
 

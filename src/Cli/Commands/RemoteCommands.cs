@@ -115,10 +115,10 @@ public static class RemoteCommands
         command.SetAction((r, ct) => CommonOptions.Guard(async () =>
         {
             using var client = CommonOptions.Client(r, server);
-            var o = r.InvocationConfiguration.Output;
-            var log = r.GetValue(json) ? r.InvocationConfiguration.Error : o;
+            var output = r.InvocationConfiguration.Output; // the console, unless the caller (a test) gives another writer
+            var log = r.GetValue(json) ? r.InvocationConfiguration.Error : output;
             var job = await client.WaitAsync(r.GetValue(id), j => JobPrinter.Progress(j, log), TimeSpan.FromSeconds(1), ct);
-            JobPrinter.Print(job, r.GetValue(json), o);
+            JobPrinter.Print(job, r.GetValue(json), output);
             return job.State == "succeeded" ? 0 : 2;
         }));
         return command;

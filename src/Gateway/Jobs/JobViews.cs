@@ -4,6 +4,8 @@ using TalkingFace.Gateway.Persistence;
 
 namespace TalkingFace.Gateway.Jobs;
 
+/// <param name="Warnings">Every stage's warnings, each prefixed with its stage ("motion: preview skipped: ..."): what
+/// the user should know about a result that is there.</param>
 public sealed record JobView(
     Guid Id,
     string Kind,
@@ -19,7 +21,8 @@ public sealed record JobView(
     DateTimeOffset? FinishedAt,
     double? TotalSeconds,
     IReadOnlyList<StageView> Stages,
-    IReadOnlyList<ArtifactView> Artifacts);
+    IReadOnlyList<ArtifactView> Artifacts,
+    IReadOnlyList<string> Warnings);
 
 public sealed record StageView(
     string Name,
@@ -39,7 +42,8 @@ public sealed record StageView(
     IReadOnlyList<StepTiming> Timings,
     DateTimeOffset? DispatchedAt,
     DateTimeOffset? StartedAt,
-    DateTimeOffset? FinishedAt);
+    DateTimeOffset? FinishedAt,
+    IReadOnlyList<string> Warnings);
 
 public sealed record ArtifactView(string Name, string Stage, long Size, string Sha256, string ContentType, string Url);
 
@@ -62,12 +66,13 @@ public static class JobViewMapping
         job.FinishedAt,
         job.FinishedAt is { } end ? Math.Round((end - job.CreatedAt).TotalSeconds, 3) : null,
         [.. job.Stages.OrderBy(s => s.Order).Select(ToView)],
-        [.. job.Artifacts.OrderBy(a => a.CreatedAt).ThenBy(a => a.Name).Select(a => a.ToView(job.Id))]);
+        [.. job.Artifacts.OrderBy(a => a.CreatedAt).ThenBy(a => a.Name).Select(a => a.ToView(job.Id))],
+        [.. job.Stages.OrderBy(s => s.Order).SelectMany(s => s.Warnings.Select(w => $"{s.Name}: {w}"))]);
 
     public static StageView ToView(this StageRecord s) => new(
         s.Name, s.State.ToString().ToLowerInvariant(), s.Attempt, s.MaxAttempts, s.DeviceClass, s.WorkerId, s.WorkerHost,
         s.Provider, s.Model, s.Reason, s.Progress, s.CurrentStep, s.QueueWaitSeconds, s.RunSeconds, s.Timings,
-        s.DispatchedAt, s.StartedAt, s.FinishedAt);
+        s.DispatchedAt, s.StartedAt, s.FinishedAt, s.Warnings);
 
     public static ArtifactView ToView(this ArtifactRecord a, Guid jobId) =>
         new(a.Name, a.Stage, a.Size, a.Sha256, a.ContentType, $"/api/jobs/{jobId}/artifacts/{Uri.EscapeDataString(a.Name)}");

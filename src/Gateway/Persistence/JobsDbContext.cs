@@ -53,6 +53,7 @@ public abstract class JobsDbContext(DbContextOptions options) : DbContext(option
             stage.Property(s => s.DeviceClass).HasMaxLength(32);
             stage.Property(s => s.Version).IsConcurrencyToken();
             stage.Property(s => s.Timings).HasConversion(JsonConverter<List<StepTiming>>(), JsonComparer<StepTiming>());
+            stage.Property(s => s.Warnings).HasConversion(JsonConverter<List<string>>(), JsonComparer<string>()).HasDefaultValue(new List<string>());
             stage.HasIndex(s => new { s.JobId, s.Name }).IsUnique();
             stage.HasIndex(s => new { s.State, s.DispatchAfter });
         });

@@ -62,6 +62,8 @@ public sealed class StageRecord
     public double? QueueWaitSeconds { get; set; }
     public double? RunSeconds { get; set; }
     public List<StepTiming> Timings { get; set; } = [];
+    /// <summary>What the user should know about the stage's success (a skipped preview, a repaired input), in plain words.</summary>
+    public List<string> Warnings { get; set; } = [];
     public int Version { get; set; }
 
     public bool IsTerminal => State is StageState.Succeeded or StageState.Failed or StageState.Cancelled;

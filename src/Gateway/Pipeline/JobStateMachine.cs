@@ -48,6 +48,7 @@ public static class JobStateMachine
         stage.CurrentStep = null;
         stage.Reason = null;
         Finish(stage, e.StartedAt, e.FinishedAt, e.Timings);
+        stage.Warnings = [.. e.Warnings ?? []];
         AddArtifacts(job, stage.Name, e.Artifacts, now);
 
         var next = job.Stages.Where(s => s.Order > stage.Order && s.State == StageState.Pending).MinBy(s => s.Order);

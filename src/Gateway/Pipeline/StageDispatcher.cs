@@ -104,7 +104,7 @@ public sealed class StageDispatcher(
             case Stages.Audio:
             {
                 var options = JobOptionsJson.Read<TalkingFaceOptions>(job.OptionsJson);
-                return new RunAudioStage(ticket, Require(ArtifactNames.InputAudio), options.FeatureModel);
+                return new RunAudioStage(ticket, Require(ArtifactNames.InputAudio), options.FeatureModel, job.InputName);
             }
             case Stages.Motion:
             {

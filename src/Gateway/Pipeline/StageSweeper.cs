@@ -118,7 +118,8 @@ public sealed class StageSweeper(
     /// </summary>
     private async Task<IReadOnlyList<Guid>> MarkWaitingAsync(JobsDbContext db, IReadOnlyList<WorkerState> workers, DateTimeOffset noWorkerBefore, CancellationToken ct)
     {
-        var queued = await db.Stages.Where(s => s.State == StageState.Queued).Take(5000).ToListAsync(ct);
+        // Oldest first: when more than the cap are queued, those nearest the no-worker deadline are the ones to look at.
+        var queued = await db.Stages.Where(s => s.State == StageState.Queued).OrderBy(s => s.DispatchedAt).ThenBy(s => s.Id).Take(5000).ToListAsync(ct);
         var overdue = new List<Guid>();
         var changed = false;
         foreach (var stage in queued)

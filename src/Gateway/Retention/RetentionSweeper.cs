@@ -61,7 +61,7 @@ public sealed class RetentionSweeper(IServiceScopeFactory scopes, IOptions<Reten
             }
             logger.LogInformation("Retention removed {Count} job(s) finished before {Cutoff:u}", expired.Count, cutoff);
         }
-        var emptyBatches = await db.Batches.Where(b => b.CreatedAt < cutoff && !db.Jobs.Any(j => j.BatchId == b.Id)).Take(options.Value.BatchSize).ToListAsync(ct);
+        var emptyBatches = await db.Batches.Where(b => b.CreatedAt < cutoff && !db.Jobs.Any(j => j.BatchId == b.Id)).OrderBy(b => b.CreatedAt).Take(options.Value.BatchSize).ToListAsync(ct);
         if (emptyBatches.Count > 0)
         {
             db.Batches.RemoveRange(emptyBatches);

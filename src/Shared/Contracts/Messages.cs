@@ -20,7 +20,8 @@ public interface IStageCommand
 }
 
 /// <summary>Decode any audio to 16 kHz mono, then extract features and F0.</summary>
-public sealed record RunAudioStage(StageTicket Ticket, string AudioKey, string FeatureModel) : IStageCommand;
+/// <param name="InputName">The name of the user's file, for reasons and warnings (never the store key or a server path).</param>
+public sealed record RunAudioStage(StageTicket Ticket, string AudioKey, string FeatureModel, string? InputName = null) : IStageCommand;
 
 /// <summary>Do nothing and report back: the pipeline probe's one stage.</summary>
 public sealed record RunProbeStage(StageTicket Ticket) : IStageCommand;
@@ -62,6 +63,8 @@ public sealed record StageStarted(Guid JobId, string Stage, int Attempt, WorkerI
 /// <summary>Progress and liveness of a running stage; also sent periodically as the stage's heartbeat.</summary>
 public sealed record StageProgress(Guid JobId, string Stage, int Attempt, string WorkerId, double Fraction, string? Step, DateTimeOffset At);
 
+/// <summary>A stage that finished. <paramref name="Warnings"/>: what the user should know about a success (a skipped
+/// optional output, a repaired input), in plain words; null or empty when there is nothing to say.</summary>
 public sealed record StageCompleted(
     Guid JobId,
     string Stage,
@@ -72,7 +75,8 @@ public sealed record StageCompleted(
     IReadOnlyList<StoredArtifact> Artifacts,
     IReadOnlyList<StepTiming> Timings,
     DateTimeOffset StartedAt,
-    DateTimeOffset FinishedAt);
+    DateTimeOffset FinishedAt,
+    IReadOnlyList<string>? Warnings = null);
 
 /// <summary>A stage that could not finish. <paramref name="Retryable"/> says whether another attempt can help.</summary>
 public sealed record StageFailed(

@@ -82,7 +82,7 @@ internal static class StageRunner<TCommand> where TCommand : class, IStageComman
         var run = new StageRun(ticket, sp.GetRequiredService<IArtifactStore>());
         worker.Enter();
         using var stopProgress = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        var progress = ReportProgressAsync(bus, worker, run, logger, stopProgress.Token);
+        var progress = ReportProgressAsync(bus, worker, run, logger, stopProgress.Token, stopping);
         string outcome = "succeeded", provider = "none", model = "none";
         try
         {
@@ -96,7 +96,9 @@ internal static class StageRunner<TCommand> where TCommand : class, IStageComman
                     provider = result.Provider;
                     model = result.Model ?? "none";
                     await bus.Publish(new StageCompleted(ticket.JobId, ticket.Stage, ticket.Attempt, worker.Identity,
-                        result.Provider, result.Model, run.Artifacts, run.Timings, startedAt, DateTimeOffset.UtcNow), CancellationToken.None);
+                        result.Provider, result.Model, run.Artifacts, run.Timings, startedAt, DateTimeOffset.UtcNow, run.Warnings), CancellationToken.None);
+                    if (run.Warnings.Count > 0)
+                        logger.LogInformation("Stage {Stage} of job {JobId} succeeded with warnings: {Warnings}", ticket.Stage, ticket.JobId, string.Join("; ", run.Warnings));
                     var units = run.WorkUnits ?? (WorkUnits.Of(ticket.Stage) is WorkUnits.Image or WorkUnits.Job ? 1 : null);
                     if (units is { } u) worker.RecordRun(ticket.Stage, (DateTimeOffset.UtcNow - startedAt).TotalSeconds, u);
                     break;
@@ -178,15 +180,20 @@ internal static class StageRunner<TCommand> where TCommand : class, IStageComman
         bus.Publish(new StageFailed(ticket.JobId, ticket.Stage, ticket.Attempt, worker.Identity, reason, retryable,
             run.Artifacts, run.Timings, startedAt, DateTimeOffset.UtcNow), CancellationToken.None);
 
-    private static async Task ReportProgressAsync(IBus bus, WorkerInfo worker, StageRun run, ILogger logger, CancellationToken ct)
+    /// <summary>
+    /// Publishes the run's progress every <see cref="WorkerOptions.ProgressInterval"/> until <paramref name="stopTicks"/>
+    /// (the run ended). A publish under way when the run ends is finished, not cancelled: only the worker stopping
+    /// (<paramref name="stopping"/>) cancels one, so the normal end of a run never makes the bus log a send fault.
+    /// </summary>
+    private static async Task ReportProgressAsync(IBus bus, WorkerInfo worker, StageRun run, ILogger logger, CancellationToken stopTicks, CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(worker.Options.ProgressInterval);
         try
         {
-            while (await timer.WaitForNextTickAsync(ct))
+            while (await timer.WaitForNextTickAsync(stopTicks))
             {
                 var t = run.Ticket;
-                await bus.Publish(new StageProgress(t.JobId, t.Stage, t.Attempt, worker.Identity.WorkerId, run.Progress, run.CurrentStep, DateTimeOffset.UtcNow), ct);
+                await bus.Publish(new StageProgress(t.JobId, t.Stage, t.Attempt, worker.Identity.WorkerId, run.Progress, run.CurrentStep, DateTimeOffset.UtcNow), stopping);
             }
         }
         catch (OperationCanceledException)

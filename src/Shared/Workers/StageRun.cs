@@ -10,7 +10,11 @@ namespace TalkingFace.Workers;
 /// </summary>
 public sealed class StageRun(StageTicket ticket, IArtifactStore store)
 {
+    /// <summary>Most warnings one run reports; more are summed up in a last one.</summary>
+    public const int MaxWarnings = 20;
+
     private readonly List<StoredArtifact> _artifacts = [];
+    private readonly List<string> _warnings = [];
     private readonly Dictionary<string, double> _seconds = [];
     private readonly object _gate = new();
 
@@ -23,9 +27,36 @@ public sealed class StageRun(StageTicket ticket, IArtifactStore store)
 
     public IReadOnlyList<StoredArtifact> Artifacts { get { lock (_gate) return [.. _artifacts]; } }
 
+    /// <summary>What the user should know about this run's success, in the order reported (see <see cref="Warn"/>).</summary>
+    public IReadOnlyList<string> Warnings
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _warnings.Count <= MaxWarnings
+                    ? [.. _warnings]
+                    : [.. _warnings.Take(MaxWarnings - 1), $"and {_warnings.Count - MaxWarnings + 1} more warnings"];
+            }
+        }
+    }
+
     public IReadOnlyList<StepTiming> Timings
     {
         get { lock (_gate) return [.. _seconds.Select(s => new StepTiming(s.Key, Math.Round(s.Value, 6)))]; }
+    }
+
+    /// <summary>
+    /// Notes something the user should know although the stage succeeds (a skipped optional output, an input that was
+    /// repaired); reported with the stage's success and shown on the job. Repeated messages are kept once.
+    /// </summary>
+    public void Warn(string message)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(message);
+        lock (_gate)
+        {
+            if (!_warnings.Contains(message)) _warnings.Add(message);
+        }
     }
 
     public void Report(double fraction, string? step = null)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using TalkingFace.Media;
 using static TalkingFace.Workers.Audio.Conversion.DurationText;
 
@@ -14,7 +15,7 @@ namespace TalkingFace.Workers.Audio.Conversion;
 /// is checked against <see cref="AudioConversionOptions.MaxDuration"/> before decoding; the decoded output is
 /// bounded by the same limit in any case. Each tool run is killed after <see cref="AudioConversionOptions.FfmpegTimeout"/>.
 /// </remarks>
-public sealed class FfmpegDecoder(AudioConversionOptions options)
+public sealed partial class FfmpegDecoder(AudioConversionOptions options)
 {
     /// <summary>Decodes <paramref name="input"/>, sniffed as <paramref name="kind"/>, to float samples.</summary>
     /// <exception cref="AudioFormatException">ffmpeg is not installed, cannot decode the file, the file has no
@@ -62,7 +63,7 @@ public sealed class FfmpegDecoder(AudioConversionOptions options)
         }
         if (result.ExitCode != 0 || result.Output is null)
         {
-            throw new AudioFormatException($"this {kind.Describe()} could not be decoded: {LastLine(result.ErrorText)}");
+            throw new AudioFormatException(Unreadable(kind, "decode", result.ErrorText, path));
         }
         return result.Output;
     }
@@ -85,7 +86,7 @@ public sealed class FfmpegDecoder(AudioConversionOptions options)
         if (result is null) return null;
         if (result.ExitCode != 0 || result.Output is null)
         {
-            throw new AudioFormatException($"this {kind.Describe()} could not be read: {LastLine(result.ErrorText)}");
+            throw new AudioFormatException(Unreadable(kind, "read", result.ErrorText, path));
         }
         using var json = result.Output;
         var root = json.RootElement;
@@ -110,11 +111,30 @@ public sealed class FfmpegDecoder(AudioConversionOptions options)
         return string.IsNullOrEmpty(codec) || codec == container ? container : $"{container} {codec}";
     }
 
-    private static string LastLine(string text)
+    /// <summary>What is wrong with a file ffmpeg refused, in the user's terms, with ffmpeg's words after.</summary>
+    private static string Unreadable(MediaKind kind, string verb, string errorText, string path) =>
+        $"it starts like {kind.Describe()}, but ffmpeg could not {verb} it: it is damaged, cut short or not {kind.Describe()} at all " +
+        $"({Explain(errorText, path)})";
+
+    /// <summary>
+    /// ffmpeg's own words, for users: its last few distinct lines, without the server's temporary file name
+    /// ("/tmp/talkingface-audio-...: Invalid argument" becomes "Invalid argument") or its "[mp3 @ 0x55...]" prefixes.
+    /// </summary>
+    internal static string Explain(string errorText, string path)
     {
-        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return lines.Length == 0 ? "ffmpeg gave no reason" : lines[^1];
+        var lines = errorText.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => ContextPrefix().Replace(line, ""))
+            .Select(line => line.StartsWith(path + ": ", StringComparison.Ordinal) ? line[(path.Length + 2)..] : line)
+            .Select(line => line.Replace(path, "the file", StringComparison.Ordinal))
+            .Where(line => line.Length > 0)
+            .Distinct()
+            .TakeLast(3)
+            .ToList();
+        return lines.Count == 0 ? "ffmpeg gave no reason" : "ffmpeg: " + string.Join("; ", lines);
     }
+
+    [GeneratedRegex(@"^\[[^\]]* @ 0x[0-9a-fA-F]+\]\s*")]
+    private static partial Regex ContextPrefix();
 
     private sealed record ProbeResult(string? Codec, TimeSpan? Duration);
 }

@@ -7,8 +7,8 @@ using static TalkingFace.Workers.Audio.Conversion.DurationText;
 namespace TalkingFace.Workers.Audio.Conversion;
 
 /// <summary>
-/// Decodes RIFF/WAVE and RF64 files: PCM 8/16/24/32-bit, IEEE float 32/64-bit, plain or WAVE_FORMAT_EXTENSIBLE,
-/// any channel count up to <see cref="MaxChannels"/> and any rate up to <see cref="MaxSampleRate"/>.
+/// Decodes RIFF/WAVE and RF64 files: PCM 8/16/24/32-bit, IEEE float 32/64-bit, G.711 mu-law and A-law, plain or
+/// WAVE_FORMAT_EXTENSIBLE, any channel count up to <see cref="MaxChannels"/> and any rate up to <see cref="MaxSampleRate"/>.
 /// </summary>
 /// <remarks>
 /// Memory follows the bytes actually present: a declared data length is believed only up to what a seekable stream
@@ -30,6 +30,8 @@ public static class WavReader
 
     private const ushort WaveFormatPcm = 0x0001;
     private const ushort WaveFormatIeeeFloat = 0x0003;
+    private const ushort WaveFormatALaw = 0x0006;
+    private const ushort WaveFormatMuLaw = 0x0007;
     private const ushort WaveFormatExtensible = 0xFFFE;
 
     /// <summary>Bytes 4..16 of every KSDATAFORMAT_SUBTYPE_* GUID whose first four bytes are a format tag.</summary>
@@ -223,8 +225,10 @@ public static class WavReader
         {
             throw new AudioFormatException($"the WAV file is malformed: its '{id.Trim()}' chunk claims {Count(size)} bytes");
         }
+        // The pad byte after an odd size is read too, whatever sizes the stream hands out, so the next chunk header is
+        // read from the right place; only a pad byte missing at the very end of the file is forgiven.
         var body = new byte[size + (size & 1)];
-        var read = await stream.ReadAtLeastAsync(body, (int)size, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var read = await stream.ReadAtLeastAsync(body, body.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         if (read < size) throw new AudioFormatException($"the WAV file is truncated: it ends inside its '{id.Trim()}' chunk");
         return body;
     }
@@ -325,6 +329,12 @@ public static class WavReader
             case WavSampleEncoding.Float64:
                 for (var i = 0; i < destination.Length; i++) destination[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(source[(8 * i)..]);
                 break;
+            case WavSampleEncoding.MuLaw:
+                for (var i = 0; i < destination.Length; i++) destination[i] = G711.MuLaw[source[i]];
+                break;
+            case WavSampleEncoding.ALaw:
+                for (var i = 0; i < destination.Length; i++) destination[i] = G711.ALaw[source[i]];
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(encoding), encoding, null);
         }
@@ -383,7 +393,7 @@ public static class WavReader
             var tag = BinaryPrimitives.ReadUInt32LittleEndian(guid);
             if (!guid[4..].SequenceEqual(SubFormatGuidTail) || tag > ushort.MaxValue)
             {
-                throw new AudioFormatException($"this WAV file uses the sub-format {new Guid(guid)}, which is not supported; only PCM and IEEE float are");
+                throw new AudioFormatException($"this WAV file uses the sub-format {new Guid(guid)}, which is not supported; only PCM, IEEE float, mu-law and A-law are");
             }
             return (ushort)tag;
         }
@@ -404,9 +414,12 @@ public static class WavReader
                 64 => WavSampleEncoding.Float64,
                 _ => throw new AudioFormatException($"this WAV file holds {bits}-bit floating point, which is not supported; 32 and 64-bit are"),
             },
+            WaveFormatMuLaw or WaveFormatALaw => bits == 8
+                ? (tag == WaveFormatMuLaw ? WavSampleEncoding.MuLaw : WavSampleEncoding.ALaw)
+                : throw new AudioFormatException($"this WAV file holds {bits}-bit {FormatTagName(tag)}, which is not supported; G.711 is 8-bit"),
             _ => throw new AudioFormatException(
                 $"this WAV file is encoded as {FormatTagName(tag)} (format tag 0x{tag:X4}), which is not supported; " +
-                "only PCM (8, 16, 24, 32-bit) and IEEE float WAV files are decoded: save it as 16-bit PCM WAV, FLAC or MP3"),
+                "only PCM (8, 16, 24, 32-bit), IEEE float and G.711 mu-law/A-law WAV files are decoded: save it as 16-bit PCM WAV, FLAC or MP3"),
         };
 
         private static string FormatTagName(ushort tag) => tag switch
@@ -460,5 +473,45 @@ public static class WavReader
             if (_items.Length != Count) Array.Resize(ref _items, Count);
             return _items;
         }
+    }
+}
+
+/// <summary>
+/// ITU-T G.711 expansion: each 8-bit code word to its linear value (the 16-bit value sox and ffmpeg decode it to,
+/// scaled to [-1, 1) like 16-bit PCM).
+/// </summary>
+internal static class G711
+{
+    public static readonly float[] MuLaw = Table(ExpandMuLaw);
+    public static readonly float[] ALaw = Table(ExpandALaw);
+
+    private static float[] Table(Func<byte, int> expand)
+    {
+        var table = new float[256];
+        for (var code = 0; code < 256; code++) table[code] = expand((byte)code) * (1f / 32768);
+        return table;
+    }
+
+    /// <summary>mu-law: the code is stored inverted; bias 0x84 added before the segment shift and removed after.</summary>
+    private static int ExpandMuLaw(byte code)
+    {
+        var u = ~code & 0xFF;
+        var magnitude = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4);
+        return (u & 0x80) != 0 ? 0x84 - magnitude : magnitude - 0x84;
+    }
+
+    /// <summary>A-law: even bits are stored inverted (XOR 0x55); segment 0 is linear, the others add the implicit leading bit.</summary>
+    private static int ExpandALaw(byte code)
+    {
+        var a = code ^ 0x55;
+        var magnitude = (a & 0x0F) << 4;
+        var segment = (a & 0x70) >> 4;
+        magnitude = segment switch
+        {
+            0 => magnitude + 8,
+            1 => magnitude + 0x108,
+            _ => (magnitude + 0x108) << (segment - 1),
+        };
+        return (a & 0x80) != 0 ? magnitude : -magnitude;
     }
 }

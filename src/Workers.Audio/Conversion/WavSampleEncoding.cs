@@ -15,6 +15,10 @@ public enum WavSampleEncoding
     Float32,
     /// <summary>64-bit IEEE float.</summary>
     Float64,
+    /// <summary>8-bit G.711 mu-law (format tag 7; North American and Japanese telephony).</summary>
+    MuLaw,
+    /// <summary>8-bit G.711 A-law (format tag 6; European telephony).</summary>
+    ALaw,
 }
 
 /// <summary>Sizes and names of <see cref="WavSampleEncoding"/> values.</summary>
@@ -29,9 +33,10 @@ public static class WavSampleEncodingExtensions
         WavSampleEncoding.Pcm32 => 4,
         WavSampleEncoding.Float32 => 4,
         WavSampleEncoding.Float64 => 8,
+        WavSampleEncoding.MuLaw or WavSampleEncoding.ALaw => 1,
         _ => throw new ArgumentOutOfRangeException(nameof(encoding), encoding, null),
     };
 
-    /// <summary>Short lower-case name, e.g. "pcm16" or "float32".</summary>
+    /// <summary>Short lower-case name, e.g. "pcm16", "float32" or "mulaw".</summary>
     public static string ShortName(this WavSampleEncoding encoding) => encoding.ToString().ToLowerInvariant();
 }

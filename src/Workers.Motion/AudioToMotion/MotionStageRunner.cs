@@ -89,10 +89,26 @@ public sealed class MotionStageRunner(
         run.Report(0.7, MotionSteps.Landmarks);
 
         if (previewOptions.Value.Enabled)
-            await RenderPreviewAsync(command, run, landmarks2d, motion.Frames, spec.FrameRate, ct);
+        {
+            try
+            {
+                await RenderPreviewAsync(command, run, landmarks2d, motion.Frames, spec.FrameRate, ct);
+            }
+            catch (FfmpegNotFoundException e)
+            {
+                // The preview is a convenience: the motion and landmarks are the result, so a missing tool only warns.
+                logger.LogInformation("Skipped the preview of job {JobId}: {Reason}", run.Ticket.JobId, e.Message);
+                run.Warn(PreviewSkippedWarning(e.Path));
+            }
+        }
         run.Report(1.0);
         return new StageOutcome(model.Model.Provider, model.Manifest.Id);
     }
+
+    /// <summary>What a job without its preview says: the default path means ffmpeg is not installed; a configured one names it.</summary>
+    public static string PreviewSkippedWarning(string ffmpegPath) => ffmpegPath == new PreviewOptions().FfmpegPath
+        ? $"preview skipped: ffmpeg is not installed ({PreviewRenderer.InstallHint})"
+        : $"preview skipped: ffmpeg is not installed at '{ffmpegPath}' (Motion:Preview:FfmpegPath; {PreviewRenderer.InstallHint})";
 
     private async Task RenderPreviewAsync(RunMotionStage command, StageRun run, float[] landmarks2d, int frames, int fps, CancellationToken ct)
     {

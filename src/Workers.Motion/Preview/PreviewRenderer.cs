@@ -12,7 +12,8 @@ namespace TalkingFace.Workers.Motion.Preview;
 /// H.264 and muxes the job's audio as AAC (<c>ffmpeg -f rawvideo -pix_fmt bgr24 -s NxN -r FPS -i - -i audio.wav
 /// -map 0:v -map 1:a -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -shortest -movflags +faststart out.mp4</c>).
 /// ffmpeg is killed when the job is cancelled or the encode runs past <see cref="PreviewOptions.Timeout"/>;
-/// a missing or failing ffmpeg is a <see cref="StageFailedException"/> with its reason.
+/// a failing ffmpeg is a <see cref="StageFailedException"/> with its reason, a missing one a
+/// <see cref="FfmpegNotFoundException"/> (the preview is optional: the stage skips it and warns).
 /// </summary>
 public sealed class PreviewRenderer(IOptions<PreviewOptions> options, ILogger<PreviewRenderer> logger)
 {
@@ -56,7 +57,7 @@ public sealed class PreviewRenderer(IOptions<PreviewOptions> options, ILogger<Pr
         }
         catch (Win32Exception e)
         {
-            throw new StageFailedException($"ffmpeg is not installed: {InstallHint} (could not start '{o.FfmpegPath}': {e.Message})", retryable: false, e);
+            throw new FfmpegNotFoundException(o.FfmpegPath, e);
         }
 
         using (process)
@@ -133,4 +134,11 @@ public sealed class PreviewRenderer(IOptions<PreviewOptions> options, ILogger<Pr
         }
         return tail.Length > StderrKept ? tail.ToString(tail.Length - StderrKept, StderrKept) : tail.ToString();
     }
+}
+
+/// <summary>The configured ffmpeg (<see cref="PreviewOptions.FfmpegPath"/>) could not be started: it is not installed there.</summary>
+public sealed class FfmpegNotFoundException(string path, Exception inner)
+    : Exception($"could not start '{path}': {inner.Message}", inner)
+{
+    public string Path { get; } = path;
 }

@@ -123,8 +123,8 @@ public class AudioConverterTests
     [Fact]
     public async Task An_unsupported_wav_encoding_is_named()
     {
-        var error = await ConvertFails(new WavBuilder { FormatTag = 7, BitsPerSample = 8, SampleRate = 8000, Data = new byte[80] }.Build());
-        Assert.Contains("mu-law (format tag 0x0007)", error.Message);
+        var error = await ConvertFails(new WavBuilder { FormatTag = 0x11, BitsPerSample = 4, SampleRate = 8000, Data = new byte[80] }.Build());
+        Assert.Contains("IMA ADPCM (format tag 0x0011)", error.Message);
     }
 
     [Fact]

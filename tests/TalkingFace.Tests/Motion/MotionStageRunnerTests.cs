@@ -71,6 +71,23 @@ public sealed class MotionStageRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_ffmpeg_the_stage_succeeds_without_a_preview_and_warns()
+    {
+        var model = Load(FastModel);
+        var (command, run) = await AudioStageOutputsAsync(model.Spec, "fast-hubert", FastModel, 2);
+
+        var outcome = await Runner(ModelsRoot, new PreviewOptions { FfmpegPath = "/nonexistent/ffmpeg" }).RunAsync(command, run, CancellationToken.None);
+
+        Assert.Equal("geneface-a2m-fast@demo-1", outcome.Model);
+        Assert.Equal([MotionArtifacts.Exp, MotionArtifacts.Landmarks, MotionArtifacts.Landmarks2d], run.Artifacts.Select(a => a.Name));
+        Assert.Equal(["preview skipped: ffmpeg is not installed at '/nonexistent/ffmpeg' (Motion:Preview:FfmpegPath; apt-get install ffmpeg)"], run.Warnings);
+        Assert.Equal(1.0, run.Progress);
+        // With the default setting (ffmpeg looked up on PATH) the warning is the one the README quotes; the CLI's
+        // fresh-machine test sees it with an empty PATH.
+        Assert.Equal("preview skipped: ffmpeg is not installed (apt-get install ffmpeg)", MotionStageRunner.PreviewSkippedWarning("ffmpeg"));
+    }
+
+    [Fact]
     public async Task A_model_the_store_does_not_have_is_not_configured()
     {
         var empty = Path.Combine(_root, "no-models");

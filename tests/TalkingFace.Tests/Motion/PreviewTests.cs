@@ -89,13 +89,15 @@ public sealed class PreviewTests : IDisposable
     }
 
     [Fact]
-    public async Task A_missing_ffmpeg_fails_the_stage_with_the_install_hint()
+    public async Task A_missing_ffmpeg_is_reported_as_not_found_with_its_path()
     {
-        var renderer = Renderer(new PreviewOptions { FfmpegPath = Path.Combine(_folder, "no-such-ffmpeg") });
-        var error = await Assert.ThrowsAsync<StageFailedException>(() =>
+        var missing = Path.Combine(_folder, "no-such-ffmpeg");
+        var renderer = Renderer(new PreviewOptions { FfmpegPath = missing });
+        var error = await Assert.ThrowsAsync<FfmpegNotFoundException>(() =>
             renderer.RenderAsync(TalkingLandmarks2d(5), 5, 25, HelloWav, Path.Combine(_folder, "x.mp4"), CancellationToken.None));
-        Assert.StartsWith("ffmpeg is not installed: apt-get install ffmpeg", error.Message);
-        Assert.False(error.Retryable);
+        Assert.Equal(missing, error.Path);
+        Assert.StartsWith($"could not start '{missing}'", error.Message);
+        Assert.False(File.Exists(Path.Combine(_folder, "x.mp4")));
     }
 
     [Fact]

@@ -204,7 +204,7 @@ export class JobPanel {
     this.els.eyebrow.textContent = [kindLabel(job.kind), job.inputName].filter(Boolean).join(' · ');
     this.els.badge.replaceChildren(stateBadge(job.state));
     this.els.cancel.hidden = finished;
-    this.els.outcome.replaceChildren(...renderOutcome(job));
+    this.els.outcome.replaceChildren(...renderOutcome(job), ...[renderWarnings(job)].filter(Boolean));
     this.els.facts.replaceChildren(...renderFacts(job));
     this.redraw('result', [job.state, job.artifacts.map((a) => a.name + a.sha256)], () => this.els.result.replaceChildren(...renderResult(job)));
     this.redraw('stages', job.stages, () => this.els.stages.replaceChildren(...job.stages.map(renderStage)));
@@ -249,6 +249,15 @@ function renderOutcome(job) {
       h('p', null, `Finished in ${formatSeconds(job.totalSeconds)}. The results are below.`))];
   }
   return [];
+}
+
+/** What the job's stages want the user to know about a result that is there (a skipped preview, a repaired input). */
+function renderWarnings(job) {
+  const warnings = job.warnings ?? [];
+  if (warnings.length === 0) return null;
+  return h('div', { class: 'callout callout-warn', 'data-testid': 'job-warnings' },
+    h('p', { class: 'callout-title' }, warnings.length === 1 ? 'Warning' : `${warnings.length} warnings`),
+    h('ul', { class: 'callout-list' }, warnings.map((w) => h('li', null, sentence(w)))));
 }
 
 function renderFacts(job) {
