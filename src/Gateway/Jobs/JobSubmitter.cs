@@ -114,7 +114,9 @@ public sealed class JobSubmitter(
 
         metrics.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("kind", job.Kind));
         logger.LogInformation("Accepted {Kind} job {JobId}", job.Kind, job.Id);
-        await dispatcher.SendAsync(job, first, placement, ct);
+        // The job is committed: its command is sent even if the client has gone away meanwhile. With the request's
+        // token a client that hung up here left the stage queued with no command, until Pipeline:QueueDeadline.
+        await dispatcher.SendAsync(job, first, placement, CancellationToken.None);
         return new Submission(job, false);
     }
 
