@@ -19,10 +19,7 @@ public static class ImageDecodeProbe
         using var stream = File.OpenRead(path);
         using var codec = SKCodec.Create(stream, out var created);
         if (codec is null) return Corrupt(kind, fileName, Describe(created));
-        var (width, height) = (codec.Info.Width, codec.Info.Height);
-        if (width <= 0 || height <= 0) return $"'{fileName}' declares an empty image ({width}x{height}).";
-        if (width > ImageProbe.MaxSide || height > ImageProbe.MaxSide || (long)width * height > ImageProbe.MaxPixels)
-            return $"'{fileName}' declares a {width}x{height} image; the limit is {ImageProbe.MaxSide} pixels a side and {ImageProbe.MaxPixels / (1024 * 1024)} megapixels.";
+        if (ImageProbe.CanvasProblem(codec.Info.Width, codec.Info.Height, fileName) is { } tooBig) return tooBig;
         var result = Decode(codec);
         return result is SKCodecResult.Success ? null : Corrupt(kind, fileName, Describe(result));
     }

@@ -30,10 +30,7 @@ public static class ImageProbe
                 MediaKind.WebP => WebP(content),
                 _ => (1, 1), // other image kinds are left to the worker's decoder
             };
-            if (width <= 0 || height <= 0) return $"'{fileName}' declares an empty image ({width}x{height}).";
-            if (width > MaxSide || height > MaxSide || (long)width * height > MaxPixels)
-                return $"'{fileName}' declares a {width}x{height} image; the limit is {MaxSide} pixels a side and {MaxPixels / (1024 * 1024)} megapixels.";
-            return null;
+            return CanvasProblem(width, height, fileName);
         }
         catch (InvalidDataException e)
         {
@@ -43,6 +40,15 @@ public static class ImageProbe
         {
             return $"'{fileName}' is not a whole {kind.Describe()}: it is truncated.";
         }
+    }
+
+    /// <summary>Null when a declared canvas is within the limits, else why not (also asked with the decoder's own reading, <see cref="ImageDecodeProbe"/>).</summary>
+    public static string? CanvasProblem(int width, int height, string fileName)
+    {
+        if (width <= 0 || height <= 0) return $"'{fileName}' declares an empty image ({width}x{height}).";
+        if (width > MaxSide || height > MaxSide || (long)width * height > MaxPixels)
+            return $"'{fileName}' declares a {width}x{height} image; the limit is {MaxSide} pixels a side and {MaxPixels / (1024 * 1024)} megapixels.";
+        return null;
     }
 
     private static (int, int) Png(Stream s)
