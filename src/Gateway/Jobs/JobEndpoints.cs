@@ -38,11 +38,17 @@ public static class JobEndpoints
                              "pipeline's own cost (bench/load). Optional JSON body: { \"deviceClass\": \"cpu\" | ... | \"auto\", \"priority\": 0-9 }. " +
                              "Header Idempotency-Key is honoured.")
             .DisableAntiforgery();
-        jobs.MapGet("/{id:guid}", GetJob).WithSummary("A job with its stages, timings and artifacts");
+        jobs.MapGet("/{id:guid}", GetJob).WithMetadata(AcceptsJobToken.Instance).WithSummary("A job with its stages, timings and artifacts");
         jobs.MapGet("/", ListJobs).WithSummary("Jobs, newest first, filtered by state, kind or batch, paged");
         jobs.MapGet("/{id:guid}/artifacts/{name}", DownloadArtifact)
+            .WithMetadata(AcceptsJobToken.Instance)
             .WithSummary("Download an artifact: a redirect to a short-lived presigned URL, or the bytes (?redirect=false or local store)");
         jobs.MapPost("/{id:guid}/cancel", CancelJob).WithSummary("Cancel a job that has not finished");
+        jobs.MapPost("/{id:guid}/read-token", IssueReadToken)
+            .WithSummary("A short-lived token that reads this job and nothing else: add ?access_token=TOKEN to GET /api/jobs/{id}, its /events and its /artifacts/{name}")
+            .WithDescription("For browsers, whose EventSource, <video> and download links cannot send the API key header. " +
+                             "In open mode (no API keys) the token is null: those routes need none.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -241,6 +247,21 @@ public static class JobEndpoints
         {
             return Problems.Status(StatusCodes.Status410Gone, "Artifact gone", $"The artifact '{name}' of job {id} is recorded but no longer in the store.");
         }
+    }
+
+    /// <summary>The answer of <c>POST /api/jobs/{id}/read-token</c>; <c>Token</c> is null in open mode.</summary>
+    public sealed record JobTokenView(string? Token, DateTimeOffset? ExpiresAt, string Events);
+
+    private static async Task<IResult> IssueReadToken(Guid id, JobsDbContext db, CurrentTenant tenant,
+        IOptions<TenancyOptions> tenancy, HttpContext http, CancellationToken ct)
+    {
+        var owner = tenant.Id;
+        if (!await db.Jobs.AnyAsync(j => j.Id == id && j.TenantId == owner, ct)) return Problems.NotFound($"There is no job {id}.");
+        var events = $"/api/jobs/{id}/events";
+        if (ApiKeyAuthenticationHandler.KeyOf(http) is not { } key) return TypedResults.Ok(new JobTokenView(null, null, events));
+        var expiresAt = DateTimeOffset.UtcNow + tenancy.Value.JobTokenLifetime;
+        var token = JobTokens.Issue(id, key, expiresAt);
+        return TypedResults.Ok(new JobTokenView(token, expiresAt, $"{events}?{JobTokens.QueryName}={Uri.EscapeDataString(token)}"));
     }
 
     private static async Task<IResult> CancelJob(Guid id, JobsDbContext db, CurrentTenant tenant, CancellationToken ct)

@@ -32,33 +32,13 @@ public static class JobEventsEndpoint
     {
         var jobs = app.MapGroup("/jobs").WithTags("Jobs");
         jobs.MapGet("/{id:guid}/events", Stream)
-            .WithMetadata(AcceptsStreamToken.Instance)
+            .WithMetadata(AcceptsJobToken.Instance)
             .WithSummary("Server-sent events: the job (as in GET /api/jobs/{id}) each time it changes; ends when the job finishes")
-            .WithDescription("Authenticated like every job route (API key header), or with ?access_token= from POST /api/jobs/{id}/stream-token " +
+            .WithDescription("Authenticated like every job route (API key header), or with ?access_token= from POST /api/jobs/{id}/read-token " +
                              "for browsers, whose EventSource cannot send headers.")
             .Produces<JobView>(StatusCodes.Status200OK, "text/event-stream") // each event's data
             .ProducesProblem(StatusCodes.Status404NotFound);
-        jobs.MapPost("/{id:guid}/stream-token", IssueStreamToken)
-            .WithSummary("A short-lived token that opens this job's event stream and nothing else: GET the returned url (for EventSource)")
-            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
-    }
-
-    /// <summary>The answer of <c>POST /api/jobs/{id}/stream-token</c>: <c>url</c> opens the stream (with the token when keys are on).</summary>
-    public sealed record StreamTokenView(string Url, string? Token, DateTimeOffset? ExpiresAt);
-
-    private static async Task<IResult> IssueStreamToken(Guid id, JobsDbContext db, CurrentTenant tenant,
-        IOptions<TenancyOptions> tenancy, HttpContext http, CancellationToken ct)
-    {
-        var owner = tenant.Id;
-        if (!await db.Jobs.AnyAsync(j => j.Id == id && j.TenantId == owner, ct)) return Problems.NotFound($"There is no job {id}.");
-        var url = $"/api/jobs/{id}/events";
-        // Open loopback mode has no keys: the stream needs no token there.
-        if (ApiKeyAuthenticationHandler.KeyOf(http) is not { } key)
-            return TypedResults.Ok(new StreamTokenView(url, null, null));
-        var expiresAt = DateTimeOffset.UtcNow + tenancy.Value.StreamTokenLifetime;
-        var token = StreamTokens.Issue(id, key, expiresAt);
-        return TypedResults.Ok(new StreamTokenView($"{url}?{StreamTokens.QueryName}={Uri.EscapeDataString(token)}", token, expiresAt));
     }
 
     private static async Task<IResult> Stream(Guid id, IServiceScopeFactory scopes, CurrentTenant tenant, IOptions<GatewayOptions> options, HttpContext http)

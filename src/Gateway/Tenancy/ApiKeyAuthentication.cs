@@ -31,8 +31,8 @@ public static class TenantClaims
 /// Authenticates the job API. With API keys: <c>Authorization: Bearer KEY</c> or <c>X-Api-Key: KEY</c>, looked up by
 /// SHA-256 (valid keys cached in <see cref="ApiKeyCache"/>); revoked or unknown keys get 401. A key not in the cache
 /// costs a database lookup only within the client address's <see cref="KeyLookupLimiter"/> budget, else 429.
-/// Routes marked <see cref="AcceptsStreamToken"/> (a job's event stream) also take <c>?access_token=</c> with a
-/// <see cref="StreamTokens">stream token</see> for that job.
+/// Routes marked <see cref="AcceptsJobToken"/> (a job's read routes) also take <c>?access_token=</c> with a
+/// <see cref="JobTokens">read token</see> for that job.
 /// Open mode: every loopback caller is <see cref="Tenants.Local"/>; anyone else gets 401.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
@@ -59,7 +59,7 @@ public sealed class ApiKeyAuthenticationHandler(
             return Success(new KnownKey(Guid.Empty, "", Tenants.Local, "local", null, null));
         }
 
-        if (ReadStreamToken() is { } token) return await AuthenticateStreamTokenAsync(token);
+        if (ReadJobToken() is { } token) return await AuthenticateJobTokenAsync(token);
         var key = ReadKey();
         if (key is null) return AuthenticateResult.NoResult();
         if (!ApiKeys.LooksLikeKey(key)) return AuthenticateResult.Fail("the API key is not valid");
@@ -70,22 +70,22 @@ public sealed class ApiKeyAuthenticationHandler(
         return known is null ? AuthenticateResult.Fail("the API key is unknown or revoked") : Success(known);
     }
 
-    private async Task<AuthenticateResult> AuthenticateStreamTokenAsync(string token)
+    private async Task<AuthenticateResult> AuthenticateJobTokenAsync(string token)
     {
-        var claims = StreamTokens.Read(token);
-        if (claims is null) return AuthenticateResult.Fail("the stream token is not valid");
+        var claims = JobTokens.Read(token);
+        if (claims is null) return AuthenticateResult.Fail("the job token is not valid");
         if (!Guid.TryParse(Request.RouteValues["id"]?.ToString(), out var jobId) || jobId != claims.JobId)
-            return AuthenticateResult.Fail("the stream token is for another job");
+            return AuthenticateResult.Fail("the job token is for another job");
         if (claims.ExpiresAt < DateTimeOffset.UtcNow)
-            return AuthenticateResult.Fail("the stream token has expired; ask POST /api/jobs/{id}/stream-token for a new one");
+            return AuthenticateResult.Fail("the job token has expired; ask POST /api/jobs/{id}/read-token for a new one");
         if (!cache.TryGetById(claims.KeyId, out var known))
         {
             if (Throttled() is { } throttled) return throttled;
             known = await LookUpAsync(k => k.Id == claims.KeyId);
         }
-        return known is not null && StreamTokens.Verify(token, known)
+        return known is not null && JobTokens.Verify(token, known)
             ? Success(known)
-            : AuthenticateResult.Fail("the stream token is not valid, or its API key was revoked");
+            : AuthenticateResult.Fail("the job token is not valid, or its API key was revoked");
     }
 
     /// <summary>A failed result when this client address has used up its lookups of uncached keys; null when it may look one up.</summary>
@@ -116,10 +116,10 @@ public sealed class ApiKeyAuthenticationHandler(
         return apiKey.Length > 0 ? apiKey : null;
     }
 
-    /// <summary>The <c>access_token</c> query value, only on routes that accept a stream token.</summary>
-    private string? ReadStreamToken() =>
-        Context.GetEndpoint()?.Metadata.GetMetadata<AcceptsStreamToken>() is not null &&
-        Request.Query[StreamTokens.QueryName].ToString() is { Length: > 0 } token ? token : null;
+    /// <summary>The <c>access_token</c> query value, only on routes that accept a job token.</summary>
+    private string? ReadJobToken() =>
+        Context.GetEndpoint()?.Metadata.GetMetadata<AcceptsJobToken>() is not null &&
+        Request.Query[JobTokens.QueryName].ToString() is { Length: > 0 } token ? token : null;
 
     /// <summary>The API key this request was authenticated with; null in open loopback mode.</summary>
     public static KnownKey? KeyOf(HttpContext context) =>
@@ -155,10 +155,10 @@ public sealed class ApiKeyAuthenticationHandler(
     }
 }
 
-/// <summary>Endpoint metadata: this route also takes a job-scoped <see cref="StreamTokens">stream token</see> in <c>?access_token=</c>.</summary>
-public sealed class AcceptsStreamToken
+/// <summary>Endpoint metadata: this route (a read of one job) also takes that job's <see cref="JobTokens">read token</see> in <c>?access_token=</c>.</summary>
+public sealed class AcceptsJobToken
 {
-    public static readonly AcceptsStreamToken Instance = new();
+    public static readonly AcceptsJobToken Instance = new();
 }
 
 /// <summary>The tenant of the current request; resolved by the job API's handlers and by <see cref="Jobs.JobSubmitter"/>.</summary>

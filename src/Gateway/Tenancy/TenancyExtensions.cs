@@ -21,8 +21,8 @@ public static class TenancyExtensions
         builder.Services.AddOptions<TenancyOptions>().Bind(builder.Configuration.GetSection(TenancyOptions.Section))
             .PostConfigure(o => o.Access ??= mode == HostingMode.Distributed ? AccessMode.ApiKeys : AccessMode.OpenLoopback)
             .ValidateDataAnnotations()
-            .Validate(o => o.KeyCacheDuration >= TimeSpan.Zero && o.StreamTokenLifetime > TimeSpan.Zero,
-                "Tenancy:KeyCacheDuration must not be negative and Tenancy:StreamTokenLifetime must be positive")
+            .Validate(o => o.KeyCacheDuration >= TimeSpan.Zero && o.JobTokenLifetime > TimeSpan.Zero,
+                "Tenancy:KeyCacheDuration must not be negative and Tenancy:JobTokenLifetime must be positive")
             .ValidateOnStart();
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<ApiKeyCache>();

@@ -44,6 +44,9 @@ public sealed class TenancyOptions
     [Range(1, 1_000_000)]
     public int AnonymousRequestsPerSecond { get; set; } = 50;
 
-    /// <summary>How long a job event-stream token (<c>POST /api/jobs/{id}/stream-token</c>) stays valid.</summary>
-    public TimeSpan StreamTokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// How long a job read token (<c>POST /api/jobs/{id}/read-token</c>) stays valid: the page's event stream, preview
+    /// video and download links use it, so about as long as a page stays open on a job (like a presigned URL's lifetime).
+    /// </summary>
+    public TimeSpan JobTokenLifetime { get; set; } = TimeSpan.FromHours(1);
 }

@@ -177,7 +177,7 @@ public sealed class TenantIsolationTests(DistributedServices services)
     }
 
     [Fact]
-    public async Task A_stream_token_opens_only_its_own_jobs_event_stream_and_dies_with_its_key()
+    public async Task A_read_token_reads_only_its_own_job_and_dies_with_its_key()
     {
         await using var pipeline = await DistributedPipeline.CreateAsync(services, new Dictionary<string, string?> { ["Tenancy:KeyCacheDuration"] = "00:00:00" });
         var aliceKey = await pipeline.CreateTenantKeyAsync("alice");
@@ -188,42 +188,51 @@ public sealed class TenantIsolationTests(DistributedServices services)
         using var second = await alice.SubmitTalkingFaceAsync(Clip(), "two.wav");
         var other = await second.ReadJobAsync(HttpStatusCode.Accepted);
 
-        // Without a key the stream is closed; another tenant cannot get a token for it.
+        // Without a key the stream is closed; another tenant cannot get a token for the job.
         var anonymous = pipeline.AnonymousGateway();
         using (var response = await anonymous.GetAsync($"/api/jobs/{job.Id}/events")) await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
-        using (var response = await bob.PostAsync($"/api/jobs/{job.Id}/stream-token", null)) await AssertProblemAsync(response, HttpStatusCode.NotFound);
+        using (var response = await bob.PostAsync($"/api/jobs/{job.Id}/read-token", null)) await AssertProblemAsync(response, HttpStatusCode.NotFound);
 
-        using var issued = await alice.PostAsync($"/api/jobs/{job.Id}/stream-token", null);
+        using var issued = await alice.PostAsync($"/api/jobs/{job.Id}/read-token", null);
         Assert.Equal(HttpStatusCode.OK, issued.StatusCode);
         var answer = JsonDocument.Parse(await issued.Content.ReadAsStringAsync()).RootElement;
-        var url = answer.GetProperty("url").GetString()!;
-        var token = answer.GetProperty("token").GetString()!;
-        Assert.StartsWith($"/api/jobs/{job.Id}/events?access_token=", url);
+        var token = Uri.EscapeDataString(answer.GetProperty("token").GetString()!);
+        var events = answer.GetProperty("events").GetString()!;
+        Assert.Equal($"/api/jobs/{job.Id}/events?access_token={token}", events);
         Assert.True(answer.GetProperty("expiresAt").GetDateTimeOffset() > DateTimeOffset.UtcNow);
 
-        // The token opens that stream, as a browser's EventSource would (no headers).
-        using (var stream = await anonymous.GetAsync(url, HttpCompletionOption.ResponseHeadersRead))
+        // The token reads that job as a browser would (no headers): its stream, its record, its artifacts.
+        using (var stream = await anonymous.GetAsync(events, HttpCompletionOption.ResponseHeadersRead))
         {
             Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
             Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);
         }
-        // ... and nothing else: not the job itself, not another job's stream, not a tampered copy.
-        foreach (var wrong in new[]
+        using (var record = await anonymous.GetAsync($"/api/jobs/{job.Id}?access_token={token}"))
+            Assert.Equal(job.Id, (await record.ReadJobAsync(HttpStatusCode.OK)).Id);
+        using (var download = await anonymous.GetAsync($"/api/jobs/{job.Id}/artifacts/{ArtifactNames.InputAudio}?redirect=false&access_token={token}"))
+            Assert.Equal(Clip(), await download.Content.ReadAsByteArrayAsync());
+        // ... and nothing else: not another job, not a listing, not a change, not a tampered or made-up token.
+        var tampered = Uri.EscapeDataString(answer.GetProperty("token").GetString()![..^2] + (answer.GetProperty("token").GetString()![^2] == 'A' ? "BB" : "AA"));
+        foreach (var (method, wrong) in new[]
                  {
-                     $"/api/jobs/{job.Id}?access_token={Uri.EscapeDataString(token)}",
-                     $"/api/jobs/{job.Id}/artifacts/{ArtifactNames.InputAudio}?redirect=false&access_token={Uri.EscapeDataString(token)}",
-                     $"/api/jobs/{other.Id}/events?access_token={Uri.EscapeDataString(token)}",
-                     $"/api/jobs/{job.Id}/events?access_token={Uri.EscapeDataString(token[..^2] + (token[^2] == 'A' ? "BB" : "AA"))}",
-                     $"/api/jobs/{job.Id}/events?access_token=tfs_garbage",
+                     (HttpMethod.Get, $"/api/jobs/{other.Id}/events?access_token={token}"),
+                     (HttpMethod.Get, $"/api/jobs/{other.Id}?access_token={token}"),
+                     (HttpMethod.Get, $"/api/jobs/{other.Id}/artifacts/{ArtifactNames.InputAudio}?redirect=false&access_token={token}"),
+                     (HttpMethod.Get, $"/api/jobs?access_token={token}"),
+                     (HttpMethod.Post, $"/api/jobs/{job.Id}/cancel?access_token={token}"),
+                     (HttpMethod.Post, $"/api/jobs/{job.Id}/read-token?access_token={token}"),
+                     (HttpMethod.Get, $"/api/jobs/{job.Id}/events?access_token={tampered}"),
+                     (HttpMethod.Get, $"/api/jobs/{job.Id}?access_token=tfs_garbage"),
                  })
         {
-            using var response = await anonymous.GetAsync(wrong);
+            using var response = await anonymous.SendAsync(new HttpRequestMessage(method, wrong));
             await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
         }
+        Assert.Equal("queued", (await alice.GetJobAsync(job.Id)).State); // the cancel with a token did nothing
         // Revoking the key ends its tokens.
         await using (var scope = pipeline.GatewayServices.CreateAsyncScope())
             Assert.True(await scope.ServiceProvider.GetRequiredService<TenantAdmin>().RevokeAsync(aliceKey.KeyId.ToString()));
-        using (var response = await anonymous.GetAsync(url)) await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+        using (var response = await anonymous.GetAsync(events)) await AssertProblemAsync(response, HttpStatusCode.Unauthorized);
     }
 
     [Fact]

@@ -72,8 +72,12 @@ export function newUuid() {
 export const jobsApi = {
   get: (id, signal) => api(`/api/jobs/${encodeURIComponent(id)}`, { signal }),
   /** Server-sent events: "job" with the job's JSON on every change; the stream ends when the job finishes. */
-  /** EventSource cannot send the API key: ask for a short-lived token scoped to this job's stream; resolves with { url, token, expiresAt }. */
-  streamToken: (id, signal) => api(`/api/jobs/${encodeURIComponent(id)}/stream-token`, { method: 'POST', signal }),
+  /**
+   * EventSource, <video> and download links cannot send the API key: ask for a short-lived token that reads this one job;
+   * resolves with { token, expiresAt, events } (token null when the gateway runs without keys).
+   */
+  eventsUrl: (id) => `/api/jobs/${encodeURIComponent(id)}/events`,
+  readToken: (id, signal) => api(`/api/jobs/${encodeURIComponent(id)}/read-token`, { method: 'POST', signal }),
   list: ({ page = 1, pageSize = 20, state = '', kind = '', batchId = '' } = {}, signal) => {
     const query = new URLSearchParams({ page, pageSize });
     if (state) query.set('state', state);

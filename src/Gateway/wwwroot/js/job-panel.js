@@ -68,20 +68,35 @@ export class JobPanel {
   }
 
   /**
-   * Live updates over server-sent events, opened with a job-scoped stream token (EventSource cannot send the API key);
-   * on any break, one GET decides what happens next (an expired token is simply asked for again).
+   * The job's read token (EventSource, the video and download links cannot send the API key), asked for once per job
+   * and again when it has less than five minutes left; null when the gateway runs without keys.
    */
+  async readToken(id) {
+    const soon = Date.now() + 5 * 60 * 1000;
+    if (this.token?.id !== id || (this.token.expiresAt && Date.parse(this.token.expiresAt) < soon)) {
+      const answer = await jobsApi.readToken(id);
+      this.token = { id, token: answer.token, expiresAt: answer.expiresAt };
+    }
+    return this.token.token;
+  }
+
+  /** A URL of this job's read routes, with its token when there is one. */
+  authorize(url) {
+    const token = this.token?.id === this.id ? this.token.token : null;
+    return token ? `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}` : url;
+  }
+
+  /** Live updates over server-sent events; on any break, one GET decides what happens next (an expired token is asked for again). */
   async listen() {
     const id = this.id;
-    let url;
     try {
-      ({ url } = await jobsApi.streamToken(id));
+      await this.readToken(id);
     } catch {
       if (id === this.id) this.poll();
       return;
     }
     if (id !== this.id || this.source) return;
-    const source = new EventSource(url);
+    const source = new EventSource(this.authorize(jobsApi.eventsUrl(id)));
     this.source = source;
     this.root.dataset.transport = 'events';
     source.addEventListener('job', (event) => {
@@ -149,6 +164,7 @@ export class JobPanel {
     this.controller = new AbortController();
     try {
       const job = await jobsApi.get(id, this.controller.signal);
+      await this.readToken(id).catch(() => null); // links without a token still work where the gateway needs no key
       if (id !== this.id) return;
       this.failures = 0;
       this.els.connection.hidden = true;
@@ -199,16 +215,19 @@ export class JobPanel {
     }
   }
 
-  render(job) {
+  render(view) {
+    // Links and media of the job carry its read token: the browser cannot send the API key with them.
+    const job = { ...view, artifacts: view.artifacts.map((a) => ({ ...a, url: this.authorize(a.url) })) };
+    this.els.json.href = this.authorize(`/api/jobs/${job.id}`);
     const finished = TERMINAL_STATES.has(job.state);
     this.els.eyebrow.textContent = [kindLabel(job.kind), job.inputName].filter(Boolean).join(' · ');
     this.els.badge.replaceChildren(stateBadge(job.state));
     this.els.cancel.hidden = finished;
     this.els.outcome.replaceChildren(...renderOutcome(job), ...[renderWarnings(job)].filter(Boolean));
     this.els.facts.replaceChildren(...renderFacts(job));
-    this.redraw('result', [job.state, job.artifacts.map((a) => a.name + a.sha256)], () => this.els.result.replaceChildren(...renderResult(job)));
+    this.redraw('result', [job.state, job.artifacts.map((a) => a.url + a.sha256)], () => this.els.result.replaceChildren(...renderResult(job)));
     this.redraw('stages', job.stages, () => this.els.stages.replaceChildren(...job.stages.map(renderStage)));
-    this.redraw('artifacts', job.artifacts.map((a) => a.name + a.sha256), () => {
+    this.redraw('artifacts', job.artifacts.map((a) => a.url + a.sha256), () => {
       this.els.artifactsSection.hidden = job.artifacts.length === 0;
       this.els.artifactsCount.textContent = `(${job.artifacts.length})`;
       // The result above offers the usual downloads; the full list is open by default only when something went wrong.

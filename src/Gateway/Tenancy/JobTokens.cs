@@ -6,12 +6,14 @@ using Microsoft.AspNetCore.WebUtilities;
 namespace TalkingFace.Gateway.Tenancy;
 
 /// <summary>
-/// Short-lived tokens that open one job's event stream (<c>GET /api/jobs/{id}/events?access_token=...</c>), for browsers,
-/// whose EventSource cannot send an API key header. A token names the job, the API key it was issued under and when it
-/// expires, signed with HMAC-SHA256 under a secret derived from that key's stored hash: any gateway replica can check it
-/// without shared configuration, it opens nothing but that job's stream, and revoking the key ends its tokens too.
+/// Short-lived read tokens for one job (<c>?access_token=...</c> on the routes marked <see cref="AcceptsJobToken"/>:
+/// the job, its event stream, its artifacts), for browsers, whose EventSource, video and download links cannot send an
+/// API key header. A token names the job, the API key it was issued under and when it expires, signed with HMAC-SHA256
+/// under a secret derived from that key's stored hash: any gateway replica can check it without shared configuration,
+/// it reads that one job and nothing else (no other job, no listing, no cancel, no submit), and revoking the key ends
+/// its tokens too.
 /// </summary>
-public static class StreamTokens
+public static class JobTokens
 {
     public const string Prefix = "tfs_";
     public const string QueryName = "access_token";
