@@ -31,10 +31,10 @@ public sealed class OnnxSessionFactory(IOptions<InferenceOptions> options, ILogg
             try
             {
                 // Asked first: appending a provider this build lacks fails on a missing entry point, which says less.
-                var ortName = OrtName(provider);
+                var (ortName, append) = Provider(provider);
                 if (!available.Contains(ortName))
                     throw new NotSupportedException($"{ortName} is not in this ONNX Runtime build (it has {string.Join(", ", available)})");
-                Append(sessionOptions, provider);
+                append(sessionOptions);
                 var (path, written) = CachedOrOriginal(manifest, modelPath, ortName, sessionOptions);
                 var session = new InferenceSession(path, sessionOptions);
                 if (written is not null) PublishCache(written, path == modelPath ? CacheName(manifest, ortName) : path);
@@ -53,32 +53,21 @@ public sealed class OnnxSessionFactory(IOptions<InferenceOptions> options, ILogg
         throw new InvalidOperationException($"no execution provider could load {manifest.Id}");
     }
 
-    /// <summary>ONNX Runtime's name for a configured provider.</summary>
-    private static string OrtName(string provider) => provider.ToUpperInvariant() switch
+    /// <summary>Each configurable provider: ONNX Runtime's name for it, and how it is added to a session's options.</summary>
+    private static readonly Dictionary<string, (string OrtName, Action<SessionOptions> Append)> Providers = new(StringComparer.OrdinalIgnoreCase)
     {
-        "TENSORRT" => "TensorrtExecutionProvider",
-        "CUDA" => "CUDAExecutionProvider",
-        "COREML" => "CoreMLExecutionProvider",
-        "ROCM" => "ROCMExecutionProvider",
-        "OPENVINO" => "OpenVINOExecutionProvider",
-        "DIRECTML" => "DmlExecutionProvider",
-        "CPU" => "CPUExecutionProvider",
-        _ => throw new NotSupportedException($"unknown execution provider '{provider}'"),
+        // TensorRT with CUDA behind it for the nodes it does not take.
+        ["TensorRT"] = ("TensorrtExecutionProvider", so => { so.AppendExecutionProvider_Tensorrt(0); so.AppendExecutionProvider_CUDA(0); }),
+        ["CUDA"] = ("CUDAExecutionProvider", so => so.AppendExecutionProvider_CUDA(0)),
+        ["CoreML"] = ("CoreMLExecutionProvider", so => so.AppendExecutionProvider_CoreML(CoreMLFlags.COREML_FLAG_ONLY_ENABLE_DEVICE_WITH_ANE)),
+        ["ROCm"] = ("ROCMExecutionProvider", so => so.AppendExecutionProvider_ROCm(0)),
+        ["OpenVINO"] = ("OpenVINOExecutionProvider", so => so.AppendExecutionProvider_OpenVINO("")),
+        ["DirectML"] = ("DmlExecutionProvider", so => so.AppendExecutionProvider_DML(0)),
+        ["CPU"] = ("CPUExecutionProvider", _ => { }),
     };
 
-    /// <summary>Adds the provider to the options (TensorRT with CUDA behind it for the nodes it does not take).</summary>
-    private static void Append(SessionOptions so, string provider)
-    {
-        switch (provider.ToUpperInvariant())
-        {
-            case "TENSORRT": so.AppendExecutionProvider_Tensorrt(0); so.AppendExecutionProvider_CUDA(0); break;
-            case "CUDA": so.AppendExecutionProvider_CUDA(0); break;
-            case "COREML": so.AppendExecutionProvider_CoreML(CoreMLFlags.COREML_FLAG_ONLY_ENABLE_DEVICE_WITH_ANE); break;
-            case "ROCM": so.AppendExecutionProvider_ROCm(0); break;
-            case "OPENVINO": so.AppendExecutionProvider_OpenVINO(""); break;
-            case "DIRECTML": so.AppendExecutionProvider_DML(0); break;
-        }
-    }
+    private static (string OrtName, Action<SessionOptions> Append) Provider(string provider) =>
+        Providers.TryGetValue(provider, out var known) ? known : throw new NotSupportedException($"unknown execution provider '{provider}'");
 
     /// <summary>
     /// With a cache folder, the first session writes ONNX Runtime's optimised graph (per model file and provider)
