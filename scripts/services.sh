@@ -4,6 +4,7 @@
 #   scripts/services.sh start    install what is missing, start all three, write .services/connection.json
 #   scripts/services.sh stop     stop all three (succeeds when nothing runs)
 #   scripts/services.sh status   print what runs
+#   scripts/services.sh packages print the Debian packages the tests need (what start installs; .ci/run uses it)
 #
 # Everything listens on 127.0.0.1 only; state lives under .services/ in the repo root (gitignored).
 # Ports: TF_PG_PORT (55432), TF_AMQP_PORT (5672), TF_RABBIT_MGMT_PORT (15672), TF_S3_PORT (4568).
@@ -71,13 +72,17 @@ stop_pid() {
 
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
+# The services, and the tools the tests use as references or helpers (resampling/fbank reference,
+# F0 reference, speech clips, non-WAV decoding and the preview video; OpenCV's natives need libgtk-3-0, libdrm2 and
+# libatomic1, and the hair stage's default face detector is opencv-data's cascades; the browser tests' Chromium;
+# ImageMagick and exiftool make the EXIF-oriented photos).
+# prometheus: the telemetry test runs its own instance on a free loopback port (policy-rc.d keeps the packaged one off :9090).
+APT_PACKAGES=(postgresql rabbitmq-server sox espeak-ng ffmpeg python3-torchaudio libopenblas0-pthread praat
+  libgtk-3-0 libdrm2 libatomic1 opencv-data prometheus chromium imagemagick libimage-exiftool-perl)
+
 install_apt() {
   local missing=() p
-  # The services, and the tools the tests use as references or helpers (resampling/fbank reference,
-  # F0 reference, speech clips, non-WAV decoding and the preview video; OpenCV's natives need libgtk-3-0 and the
-  # hair stage's default face detector is opencv-data's cascades; the browser tests' Chromium).
-  # prometheus: the telemetry test runs its own instance on a free loopback port (policy-rc.d keeps the packaged one off :9090).
-  for p in postgresql rabbitmq-server sox espeak-ng ffmpeg python3-torchaudio libopenblas0-pthread praat libgtk-3-0 opencv-data prometheus chromium; do
+  for p in "${APT_PACKAGES[@]}"; do
     pkg_installed "$p" || missing+=("$p")
   done
   command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
@@ -376,5 +381,6 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  packages) printf '%s\n' "${APT_PACKAGES[@]}" ;;
+  *) echo "usage: $0 start|stop|status|packages" >&2; exit 2 ;;
 esac
