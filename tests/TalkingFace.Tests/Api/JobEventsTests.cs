@@ -30,7 +30,9 @@ public sealed class JobEventsTests : IAsyncLifetime
     private static async Task<List<ServerEvent>> ReadEventsAsync(HttpResponseMessage response, CancellationToken ct, int stopAfter = int.MaxValue)
     {
         var events = new List<ServerEvent>();
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
+        // leaveOpen: the caller's disposing the response is what ends the request, not this reader (a test that stops
+        // after one event checks the stream is still open before it lets go).
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct), leaveOpen: true);
         string? name = null;
         var data = new List<string>();
         while (events.Count < stopAfter && await reader.ReadLineAsync(ct) is { } line)
