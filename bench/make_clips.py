@@ -6,7 +6,7 @@ Deterministic: the same espeak-ng/sox versions give byte-identical files. Voices
 the clips; every clip is synthesised from enough text to be longer than its target and then cut to exactly its
 target length (a whole number of samples) with a 20 ms fade-out, so no clip is padded with silence.
 
-Usage: /usr/bin/python3 bench/make_clips.py OUT_DIR      (needs the Debian packages espeak-ng and sox)
+Usage: /usr/bin/python3 bench/make_clips.py OUT_DIR [COUNT]   (needs the Debian packages espeak-ng and sox; COUNT: only the first COUNT clips, for smoke runs)
 Writes OUT_DIR/clip00.wav ... clip49.wav and OUT_DIR/clips.tsv (file, seconds, voice, rate, pitch).
 """
 import os
@@ -87,11 +87,11 @@ def frames_of(path):
         return w.getnframes(), w.getframerate()
 
 
-def make(out_dir):
+def make(out_dir, count=None):
     os.makedirs(out_dir, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i, seconds in enumerate(durations()):
+        for i, seconds in enumerate(durations()[:count]):
             voice = VOICES[i % len(VOICES)] + VARIANTS[(i // len(VOICES)) % len(VARIANTS)]
             rate = RATES[(i * 3) % len(RATES)]
             pitch = PITCHES[i % len(PITCHES)]
@@ -126,6 +126,6 @@ def make(out_dir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
-    make(sys.argv[1])
+    make(sys.argv[1], int(sys.argv[2]) if len(sys.argv) == 3 else None)

@@ -77,7 +77,8 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'insta
 # libatomic1, and the hair stage's default face detector is opencv-data's cascades; the browser tests' Chromium;
 # ImageMagick and exiftool make the EXIF-oriented photos).
 # prometheus: the telemetry test runs its own instance on a free loopback port (policy-rc.d keeps the packaged one off :9090).
-APT_PACKAGES=(postgresql rabbitmq-server sox espeak-ng ffmpeg python3-torchaudio libopenblas0-pthread praat
+# python3-onnx: the benches' model tools (bench/smoke runs every bench in CI).
+APT_PACKAGES=(postgresql rabbitmq-server sox espeak-ng ffmpeg python3-torchaudio python3-onnx libopenblas0-pthread praat
   libgtk-3-0 libdrm2 libatomic1 opencv-data prometheus chromium imagemagick libimage-exiftool-perl)
 
 install_apt() {

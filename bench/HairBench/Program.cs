@@ -7,8 +7,9 @@ using OpenCvSharp;
 
 // bench/hair's load generator: seed 002's load test (N simulated users, each submitting one hair job and waiting for
 // it) against a distributed gateway. Prints a Markdown table and one RESULT line.
-//   HairBench --server URL --worker URL --gallery DIR [--levels 100,200,400] [--deadline-s 900]
+//   HairBench --server URL --worker URL --gallery DIR --key KEY [--levels 100,200,400] [--deadline-s 900]
 var options = Args.Parse(args);
+var key = options.Get("--key", "");
 var server = new Uri(options.Get("--server", "http://127.0.0.1:5190"));
 var worker = new Uri(options.Get("--worker", "http://127.0.0.1:5193"));
 var gallery = options.Get("--gallery", "src/Gateway/Gallery/Items");
@@ -21,6 +22,7 @@ using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer
     BaseAddress = server,
     Timeout = TimeSpan.FromMinutes(10),
 };
+if (key.Length > 0) http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
 
 // Inputs, made here: the demo gallery's drawn heads placed on larger "photos" at different sizes, places and
 // backgrounds (the YOLOv8-face model finds them at 0.74-0.76), encoded as JPEG like a phone upload.
@@ -81,6 +83,12 @@ foreach (var r in rows)
 }
 result.Append(FormattableString.Invariant($" detect_align_ms={detectMean:F1} first_job_s={first.CompletionSeconds:F3} models_preloaded={(preloaded ? 1 : 0)} goals_met={(goalsMet ? 1 : 0)}"));
 Console.WriteLine(result.ToString());
+// A run in which no job succeeded measured nothing: say so by the exit status too (bench/smoke checks it).
+if (rows.Sum(r => r.Succeeded) == 0)
+{
+    Console.Error.WriteLine("HairBench: no job succeeded; the figures above measure nothing");
+    return 1;
+}
 return 0;
 
 /// <summary>One simulated user: submit one hair job, poll it until it ends.</summary>

@@ -95,6 +95,12 @@ result.Append(FormattableString.Invariant($" errors={rows.Sum(r => r.Errors)} lo
 var goalsMet = sat.CompletedPerSecond >= 800 && half.AddedP99 <= 50 && rows.Sum(r => r.Errors) == 0 && rows.Sum(r => r.Lost) == 0;
 result.Append($" goals_met={(goalsMet ? 1 : 0)}");
 Console.WriteLine(result.ToString());
+// A phase in which no job completed measured nothing: say so by the exit status too (bench/smoke checks it).
+if (rows.Any(r => r.Completed == 0))
+{
+    Console.Error.WriteLine($"LoadBench: no job completed in '{rows.First(r => r.Completed == 0).Name}'; its figures measure nothing");
+    return 1;
+}
 return 0;
 
 internal static class JobKindNames

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using TalkingFace.Gateway.Hosting;
 using TalkingFace.Gateway.Jobs;
 
@@ -157,6 +158,9 @@ public static class Program
             ["Logging:LogLevel:MassTransit"] = "Error",
             ["Logging:LogLevel:TalkingFace"] = "Warning",
         });
+        // Standard output carries the bench's one JSON object; every log line (start-up notices included) goes to stderr.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddGateway();
         var app = builder.Build();
         app.MapGateway();
