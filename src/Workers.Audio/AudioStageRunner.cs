@@ -61,6 +61,7 @@ public sealed class AudioStageRunner(
         }
         if (model is null)
             throw new StageFailedException(catalog.NotConfigured(command.FeatureModel, "feature") + "; the 16 kHz audio was kept");
+        if (model.Fallback is { } fallback) run.Warn(fallback);
 
         await SaveFeaturesAsync(model, audio.Samples, run, ct);
         run.Report(0.8, Steps.FeatureExtraction);

@@ -13,7 +13,7 @@ namespace TalkingFace.Models;
 public sealed class ModelStoreException(string message) : Exception(message);
 
 /// <summary>A model loaded into an ONNX Runtime session, ready to run. Sessions are thread-safe for Run.</summary>
-public sealed class LoadedModel(ModelManifest manifest, string directory, InferenceSession session, string provider, TimeSpan loadTime) : IDisposable
+public sealed class LoadedModel(ModelManifest manifest, string directory, InferenceSession session, string provider, TimeSpan loadTime, string? fallback = null) : IDisposable
 {
     public ModelManifest Manifest { get; } = manifest;
     public string Directory { get; } = directory;
@@ -21,22 +21,29 @@ public sealed class LoadedModel(ModelManifest manifest, string directory, Infere
     /// <summary>The execution provider actually used (after any fallback).</summary>
     public string Provider { get; } = provider;
     public TimeSpan LoadTime { get; } = loadTime;
+    /// <summary>Why this model does not run on its device class's first-choice provider; null when it does. Stages put
+    /// it on their record as a warning.</summary>
+    public string? Fallback { get; } = fallback;
 
     public void Dispose() => Session.Dispose();
 }
 
 /// <summary>
-/// The model store of a worker: finds models by name, validates their manifest and sha256, opens each once
-/// with the worker's device class's execution providers, and keeps it loaded.
+/// The model store of a worker: finds models by name, picks the precision variant its device class prefers, validates
+/// the manifest and sha256, opens each once with the class's execution providers, and keeps it loaded.
 /// </summary>
-public sealed class ModelRegistry(ModelCatalog catalog, OnnxSessionFactory sessions, IOptions<WorkerOptions> worker, ILogger<ModelRegistry> logger) : IDisposable
+public sealed class ModelRegistry(ModelCatalog catalog, OnnxSessionFactory sessions, IOptions<WorkerOptions> worker, IOptions<InferenceOptions> inference, ILogger<ModelRegistry> logger) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<LoadedModel?>> _loaded = new(StringComparer.Ordinal);
 
-    /// <summary>The loaded model, or null when the store has no model of that name ("not configured").</summary>
+    /// <summary>
+    /// The loaded model for a job asking for <paramref name="requested"/>: the variant of the device class's preferred
+    /// precision (see <see cref="Resolve"/>), or null when the store has no model of that name ("not configured").
+    /// </summary>
     /// <exception cref="ModelStoreException">The model exists but its manifest or file is invalid.</exception>
-    public LoadedModel? Get(string name)
+    public LoadedModel? Get(string requested)
     {
+        var name = Resolve(requested);
         var lazy = _loaded.GetOrAdd(name, n => new Lazy<LoadedModel?>(() => Load(n), LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
@@ -46,6 +53,40 @@ public sealed class ModelRegistry(ModelCatalog catalog, OnnxSessionFactory sessi
         {
             _loaded.TryRemove(name, out _); // let a fixed store be retried
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The store's model that runs for a request of <paramref name="name"/> on this worker's device class: for each
+    /// precision in <c>Inference:Precision</c>'s order, the model itself when it has that precision, else its variant
+    /// <c>{name}-{precision}</c> when the store has one of that precision. A name with no variant (or one that is a
+    /// variant, like <c>fast-hubert-int8</c>) resolves to itself.
+    /// </summary>
+    public string Resolve(string name)
+    {
+        var location = catalog.Find(name);
+        if (location is null) return name;
+        var own = PeekPrecision(location);
+        foreach (var precision in PreferredPrecisions)
+        {
+            if (precision == own) return name;
+            if (catalog.Find($"{name}-{precision}") is { } variant && PeekPrecision(variant) == precision) return variant.Name;
+        }
+        return name;
+    }
+
+    /// <summary>The precisions this worker's device class runs, preferred first (<c>Inference:Precision</c>).</summary>
+    public IReadOnlyList<string> PreferredPrecisions => inference.Value.PrecisionFor(worker.Value.DeviceClass);
+
+    private static string? PeekPrecision(ModelLocation location)
+    {
+        try
+        {
+            return PeekManifest(location).Precision;
+        }
+        catch (ModelStoreException)
+        {
+            return null; // loading it says what is wrong
         }
     }
 
@@ -117,13 +158,13 @@ public sealed class ModelRegistry(ModelCatalog catalog, OnnxSessionFactory sessi
         if (location is null) return null;
         var watch = Stopwatch.StartNew();
         var manifest = ReadManifest(location);
-        var (session, provider) = sessions.Create(manifest, Path.Combine(location.Directory, manifest.File), worker.Value.DeviceClass);
+        var (session, provider, fallback) = sessions.Create(manifest, Path.Combine(location.Directory, manifest.File), worker.Value.DeviceClass);
         foreach (var input in manifest.Inputs.Where(i => !session.InputMetadata.ContainsKey(i.Name)))
         {
             session.Dispose();
             throw new ModelStoreException($"{manifest.Id}: the manifest lists input '{input.Name}' but the ONNX graph has {string.Join(", ", session.InputMetadata.Keys)}");
         }
-        var model = new LoadedModel(manifest, location.Directory, session, provider, watch.Elapsed);
+        var model = new LoadedModel(manifest, location.Directory, session, provider, watch.Elapsed, fallback);
         logger.LogInformation("Loaded {Model} ({Precision}{Demo}) on {Provider} in {Seconds:F2} s",
             manifest.Id, manifest.Precision, manifest.Demo ? ", demo weights" : "", provider, watch.Elapsed.TotalSeconds);
         return model;

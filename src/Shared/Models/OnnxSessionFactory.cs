@@ -10,11 +10,13 @@ namespace TalkingFace.Models;
 /// </summary>
 public sealed class OnnxSessionFactory(IOptions<InferenceOptions> options, ILogger<OnnxSessionFactory> logger)
 {
-    public (InferenceSession Session, string Provider) Create(ModelManifest manifest, string modelPath, string deviceClass)
+    public OpenedSession Create(ModelManifest manifest, string modelPath, string deviceClass)
     {
         var o = options.Value;
         var wanted = o.ProvidersFor(deviceClass);
+        var settings = o.ProviderSettingsFor(deviceClass);
         var available = OrtEnv.Instance().GetAvailableProviders();
+        var skipped = new List<string>();
         foreach (var provider in wanted.Append("CPU").Distinct(StringComparer.OrdinalIgnoreCase))
         {
             var sessionOptions = new SessionOptions
@@ -34,39 +36,70 @@ public sealed class OnnxSessionFactory(IOptions<InferenceOptions> options, ILogg
                 var (ortName, append) = Provider(provider);
                 if (!available.Contains(ortName))
                     throw new NotSupportedException($"{ortName} is not in this ONNX Runtime build (it has {string.Join(", ", available)})");
-                append(sessionOptions);
+                append(sessionOptions, settings, EngineFolder(manifest, settings.TensorRt));
                 var (path, written) = CachedOrOriginal(manifest, modelPath, ortName, sessionOptions);
                 var session = new InferenceSession(path, sessionOptions);
                 if (written is not null) PublishCache(written, path == modelPath ? CacheName(manifest, ortName) : path);
+                string? fallback = null;
                 if (!provider.Equals(wanted[0], StringComparison.OrdinalIgnoreCase))
+                {
+                    fallback = $"{manifest.Id} ran on {ortName}, not {wanted[0]} (the first choice for device class {deviceClass}): {string.Join("; ", skipped)}";
                     logger.LogWarning("Model {Model} runs on {Provider}, not the first choice {Wanted} for device class {Class}", manifest.Id, ortName, wanted[0], deviceClass);
+                }
                 else
                     logger.LogInformation("Model {Model} runs on {Provider}", manifest.Id, ortName);
-                return (session, ortName);
+                return new OpenedSession(session, ortName, fallback);
             }
             catch (Exception e) when (e is NotSupportedException or EntryPointNotFoundException or OnnxRuntimeException or DllNotFoundException)
             {
                 sessionOptions.Dispose();
+                skipped.Add($"{provider} unavailable ({e.Message})");
                 logger.LogWarning("Execution provider {Provider} unavailable for {Model}: {Reason}; trying the next one", provider, manifest.Id, e.Message);
             }
         }
-        throw new InvalidOperationException($"no execution provider could load {manifest.Id}");
+        throw new InvalidOperationException($"no execution provider could load {manifest.Id}: {string.Join("; ", skipped)}");
     }
 
-    /// <summary>Each configurable provider: ONNX Runtime's name for it, and how it is added to a session's options.</summary>
-    private static readonly Dictionary<string, (string OrtName, Action<SessionOptions> Append)> Providers = new(StringComparer.OrdinalIgnoreCase)
+    /// <summary>The configurable provider names (<c>Inference:Providers</c>).</summary>
+    public static IReadOnlyCollection<string> KnownProviders => Providers.Keys;
+
+    /// <summary>
+    /// Each configurable provider: ONNX Runtime's name for it, and how it is added to a session's options with the
+    /// device class's settings (<see cref="ProviderSettings"/>) and the model's TensorRT engine folder.
+    /// </summary>
+    private static readonly Dictionary<string, (string OrtName, Action<SessionOptions, ProviderSettings, string?> Append)> Providers = new(StringComparer.OrdinalIgnoreCase)
     {
         // TensorRT with CUDA behind it for the nodes it does not take.
-        ["TensorRT"] = ("TensorrtExecutionProvider", so => { so.AppendExecutionProvider_Tensorrt(0); so.AppendExecutionProvider_CUDA(0); }),
-        ["CUDA"] = ("CUDAExecutionProvider", so => so.AppendExecutionProvider_CUDA(0)),
-        ["CoreML"] = ("CoreMLExecutionProvider", so => so.AppendExecutionProvider_CoreML(CoreMLFlags.COREML_FLAG_ONLY_ENABLE_DEVICE_WITH_ANE)),
-        ["ROCm"] = ("ROCMExecutionProvider", so => so.AppendExecutionProvider_ROCm(0)),
-        ["OpenVINO"] = ("OpenVINOExecutionProvider", so => so.AppendExecutionProvider_OpenVINO("")),
-        ["DirectML"] = ("DmlExecutionProvider", so => so.AppendExecutionProvider_DML(0)),
-        ["CPU"] = ("CPUExecutionProvider", _ => { }),
+        ["TensorRT"] = ("TensorrtExecutionProvider", (so, s, engines) => { AppendTensorRt(so, s.TensorRt, engines); AppendCuda(so, s.Cuda); }),
+        ["CUDA"] = ("CUDAExecutionProvider", (so, s, _) => AppendCuda(so, s.Cuda)),
+        ["CoreML"] = ("CoreMLExecutionProvider", (so, s, _) => so.AppendExecutionProvider("CoreML", s.CoreMl.ToOrt())),
+        ["ROCm"] = ("ROCMExecutionProvider", (so, _, _) => so.AppendExecutionProvider_ROCm(0)),
+        ["OpenVINO"] = ("OpenVINOExecutionProvider", (so, _, _) => so.AppendExecutionProvider_OpenVINO("")),
+        ["DirectML"] = ("DmlExecutionProvider", (so, _, _) => so.AppendExecutionProvider_DML(0)),
+        ["CPU"] = ("CPUExecutionProvider", (_, _, _) => { }),
     };
 
-    private static (string OrtName, Action<SessionOptions> Append) Provider(string provider) =>
+    private static void AppendCuda(SessionOptions so, CudaSettings settings)
+    {
+        using var cuda = new OrtCUDAProviderOptions();
+        cuda.UpdateOptions(settings.ToOrt());
+        so.AppendExecutionProvider_CUDA(cuda);
+    }
+
+    private static void AppendTensorRt(SessionOptions so, TensorRtSettings settings, string? engines)
+    {
+        if (engines is not null) Directory.CreateDirectory(engines);
+        using var trt = new OrtTensorRTProviderOptions();
+        trt.UpdateOptions(settings.ToOrt(engines));
+        so.AppendExecutionProvider_Tensorrt(trt);
+    }
+
+    /// <summary>TensorRT engines of one model version (name, version, file hash): built once, reused by every later start.</summary>
+    private static string? EngineFolder(ModelManifest manifest, TensorRtSettings settings) =>
+        string.IsNullOrWhiteSpace(settings.EngineCache) ? null
+            : System.IO.Path.GetFullPath(System.IO.Path.Combine(settings.EngineCache, $"{manifest.Name}-{manifest.Version}-{manifest.Sha256[..Math.Min(12, manifest.Sha256.Length)]}"));
+
+    private static (string OrtName, Action<SessionOptions, ProviderSettings, string?> Append) Provider(string provider) =>
         Providers.TryGetValue(provider, out var known) ? known : throw new NotSupportedException($"unknown execution provider '{provider}'");
 
     /// <summary>
@@ -106,4 +139,11 @@ public sealed class OnnxSessionFactory(IOptions<InferenceOptions> options, ILogg
             logger.LogDebug(e, "Optimised model not cached");
         }
     }
+}
+
+/// <summary>A session and the provider it runs on; <paramref name="Fallback"/> says why it is not the class's first choice
+/// (null when it is), for the stage record.</summary>
+public sealed record OpenedSession(InferenceSession Session, string Provider, string? Fallback)
+{
+    public void Deconstruct(out InferenceSession session, out string provider) => (session, provider) = (Session, Provider);
 }

@@ -5,8 +5,9 @@ namespace TalkingFace.Workers.Audio.Features;
 
 /// <summary>
 /// Loads and warms every feature model in the store before the worker takes work (the seed measured ~10 s
-/// loads that the first job would otherwise pay). A model that fails validation is logged and left out;
-/// jobs asking for it fail with the reason.
+/// loads that the first job would otherwise pay), as this device class runs it: a request for a model loads its
+/// preferred precision variant, and variants of precisions the class does not list are left to load on first use.
+/// A model that fails validation is logged and left out; jobs asking for it fail with the reason.
 /// </summary>
 internal sealed class FeatureModelPreloader(
     ModelCatalog catalog,
@@ -25,6 +26,7 @@ internal sealed class FeatureModelPreloader(
             {
                 var manifest = ModelRegistry.PeekManifest(location); // the registry checks the file (sha256) once, when it loads it
                 if (manifest.Task != Task) continue;
+                if (!registry.PreferredPrecisions.Contains(manifest.Precision)) continue; // this class does not run it by choice: loads on first use
                 var model = registry.Get(location.Name);
                 if (model is null) continue;
                 extractor.Extract(model, new float[16000], ct); // one second of silence: allocates, JITs and tunes

@@ -25,6 +25,7 @@ internal sealed class MotionModelPreloader(
             {
                 var manifest = ModelRegistry.PeekManifest(location); // the registry checks the file (sha256) once, when it loads it
                 if (manifest.Task != MotionModelSpec.Task) continue;
+                if (!registry.PreferredPrecisions.Contains(manifest.Precision)) continue; // this class does not run it by choice: loads on first use
                 var model = models.Get(location.Name);
                 if (model is null) continue;
                 Warm(model, ct);

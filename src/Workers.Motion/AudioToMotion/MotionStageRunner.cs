@@ -51,6 +51,7 @@ public sealed class MotionStageRunner(
             throw new StageFailedException($"audio-to-motion model '{command.MotionModel}' cannot be used: {e.Message}", retryable: false, e);
         }
         if (model is null) throw new StageFailedException(catalog.NotConfigured(command.MotionModel, "audio-to-motion"));
+        if (model.Model.Fallback is { } fallback) run.Warn(fallback);
         var spec = model.Spec;
         var hasF0 = command.InputKeys.TryGetValue(ArtifactNames.F0, out var f0Key);
         if (spec.UsesF0 && !hasF0)

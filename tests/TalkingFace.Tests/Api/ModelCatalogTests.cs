@@ -21,7 +21,8 @@ public sealed class ModelCatalogTests
         Assert.Equal("audio-features", fast.GetProperty("task").GetString());
         Assert.Equal("int8", fast.GetProperty("precision").GetString());
         Assert.Equal(768, fast.GetProperty("featureDim").GetInt32());
-        Assert.Equal(["geneface-a2m-fast"], fast.GetProperty("readBy").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["geneface-a2m-fast", "geneface-a2m-fast-fp16"], fast.GetProperty("readBy").EnumerateArray().Select(e => e.GetString()).Order()); // the fp16 variant reads the same features
+        Assert.Equal("fp16", models["fast-hubert-fp16"].GetProperty("precision").GetString());
         var a2m = models["geneface-a2m"];
         Assert.Equal("audio-to-motion", a2m.GetProperty("task").GetString());
         Assert.Equal(["hubert-large", "hubert-large-int8"], a2m.GetProperty("accepts").EnumerateArray().Select(e => e.GetString()));

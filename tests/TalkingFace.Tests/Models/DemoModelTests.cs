@@ -19,11 +19,16 @@ public sealed class DemoModelTests
 {
     private static readonly string ModelsRoot = Path.Combine(TestPaths.RepoRoot, "models");
 
-    public static ModelRegistry Registry(string root, string deviceClass = "cpu") => new(
-        new ModelCatalog(Options.Create(new ModelStoreOptions { Root = root })),
-        new OnnxSessionFactory(Options.Create(new InferenceOptions { OptimizedModelCache = "" }), NullLogger<OnnxSessionFactory>.Instance),
-        Options.Create(new WorkerOptions { DeviceClass = deviceClass }),
-        NullLogger<ModelRegistry>.Instance);
+    public static ModelRegistry Registry(string root, string deviceClass = "cpu", InferenceOptions? inference = null)
+    {
+        var options = Options.Create(inference ?? new InferenceOptions { OptimizedModelCache = "" });
+        return new(
+            new ModelCatalog(Options.Create(new ModelStoreOptions { Root = root })),
+            new OnnxSessionFactory(options, NullLogger<OnnxSessionFactory>.Instance),
+            Options.Create(new WorkerOptions { DeviceClass = deviceClass }),
+            options,
+            NullLogger<ModelRegistry>.Instance);
+    }
 
     [Theory]
     [InlineData("hubert-large")]

@@ -26,6 +26,7 @@ public sealed class ProviderFallbackTests
             new ModelCatalog(Options.Create(new ModelStoreOptions { Root = Path.Combine(TestPaths.RepoRoot, "models") })),
             new OnnxSessionFactory(Options.Create(options), log),
             Options.Create(new WorkerOptions { DeviceClass = "rtx" }),
+            Options.Create(options),
             NullLogger<ModelRegistry>.Instance);
 
         var model = registry.Get("fast-hubert")!;
